@@ -1,0 +1,72 @@
+# One command runner for fjdp. Bare `make` prints the targets and does nothing else.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Prefer Python 3.11 (the version fjdp is tested on); fall back to python3.
+PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed-stamp
+CHECK_PATHS := src tests benchmarks
+
+# Extra arguments, e.g. `make demo DEMO_ARGS="--people 50000 --force"`.
+# The demo folder is disposable and git-ignored: `make demo` rebuilds it each time.
+DEMO_ARGS   ?= --force
+PYTEST_ARGS ?=
+BENCH_ARGS  ?=
+
+.PHONY: help venv demo test test-all check fix bench-synth clean
+
+help: ## list the targets
+	@echo "fjdp: make targets"
+	@echo
+	@echo "  make demo         build the synthetic world and the demo layout in demo/ (DEMO_ARGS=...)"
+	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
+	@echo "  make test-all     run every test, including slow ones"
+	@echo "  make check        ruff lint + format check, mypy, import contracts"
+	@echo "  make fix          ruff format and ruff check --fix"
+	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
+	@echo "  make clean        remove demo/ and caches (keeps .venv)"
+	@echo
+	@echo "The first target that needs it creates .venv and installs fjdp with its dev extras."
+
+# The interpreter exists once the virtualenv has been created.
+$(PY):
+	@test -n "$(PYTHON_BOOT)" || { echo "error: neither python3.11 nor python3 is on PATH; install Python 3.11" >&2; exit 1; }
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+# Re-install only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(VENV)/bin/fjdp demo $(DEMO_ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-all: venv
+	$(PY) -m pytest -m '' -o addopts='-ra --strict-markers' $(PYTEST_ARGS)
+
+check: venv
+	$(VENV)/bin/ruff check $(CHECK_PATHS)
+	$(VENV)/bin/ruff format --check $(CHECK_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fix: venv
+	$(VENV)/bin/ruff format $(CHECK_PATHS)
+	$(VENV)/bin/ruff check --fix $(CHECK_PATHS)
+
+bench-synth: venv
+	$(PY) benchmarks/bench_synth.py $(BENCH_ARGS)
+
+clean:
+	rm -rf demo benchmarks/work build dist src/*.egg-info
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

@@ -1,0 +1,3 @@
+from fjdp.cli.app import run
+
+run()

@@ -1,0 +1,1 @@
+"""The ``fjdp`` command: one sub-command group per role or zone."""

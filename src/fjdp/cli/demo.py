@@ -1,0 +1,66 @@
+"""``fjdp demo``: run the whole flow on the embedded synthetic default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.tree import Tree
+
+from fjdp.cli._common import console, print_world
+from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
+from fjdp.errors import OutputError
+from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, DEMO_LAYOUT
+from fjdp.synth import WorldConfig, build_world
+
+_WHAT = {
+    "world": "the synthetic sources, one folder each, and truth/",
+    "provider": "the data provider's zone (split extracts, quarantine reports)",
+    "ttp": "the trusted third party's zone (spine, linkage, File 3)",
+    "databank": "the databank's zone (loaded datasets, catalogue)",
+    "workspaces": "one folder per project workspace",
+    "portal": "the governance portal's database",
+    "releases": "released output bundles",
+}
+
+
+def prepare_layout(out: Path, *, force: bool) -> None:
+    """Create the demo layout; refuse a non-empty folder unless ``force``."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} is a file, not a folder", fix="choose another --out")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputError(
+            f"demo folder {out} already exists and is not empty",
+            fix="choose another --out or add --force to rebuild it",
+        )
+    try:
+        for name in DEMO_LAYOUT:
+            (out / name).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the demo folder {out}: {exc.strerror or exc}",
+            fix="choose a folder you can write to with --out",
+        ) from None
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Demo folder.")] = DEFAULT_DEMO_DIR,
+    people: PeopleOpt = DEFAULT_DEMO_PEOPLE,
+    seed: SeedOpt = DEFAULT_SEED,
+    force: ForceOpt = False,
+    progress: ProgressOpt = True,
+) -> None:
+    """Build the default synthetic world and the demo folder layout, and say where
+    everything is. Later stages of the flow fill the other folders."""
+    prepare_layout(out, force=force)
+    summary = build_world(
+        WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
+    )
+    print_world(summary)
+    tree = Tree(f"[bold]{out.resolve()}")
+    for name in DEMO_LAYOUT:
+        filled = any((out / name).iterdir())
+        mark = "" if filled else " [dim](empty until a later stage fills it)[/dim]"
+        tree.add(f"{name}/  {_WHAT[name]}{mark}")
+    console.print(tree)

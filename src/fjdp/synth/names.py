@@ -1,0 +1,440 @@
+"""Reference data for the synthetic population of Wales: names, streets and ethnicity.
+
+Everything here is plain Python data built from literals at import (no I/O, no network).
+Names are upper case ASCII letters only, as the linkage pipeline standardises them; the
+forename and surname lists are ordered most common first, so the generator can weight
+them by position with :func:`zipf_weights`.
+
+Forenames are common first names of people born in England and Wales 1940-2020, a mix of
+eras (Margaret and John through Olivia and Oliver) with a Welsh share (Ffion, Seren, Rhys,
+Dylan). Surnames are common in Wales and England, the Welsh patronymic names first.
+
+NICKNAMES source: Common English-language diminutives, compiled from public name-variant
+lists (e.g. the carltonnorthern/nicknames CSV, Apache-2.0), plus a few Welsh short forms.
+
+ETHNICITIES: the five high-level ethnic groups of the ONS 2011 census, with
+ETHNICITY_SHARES their shares of the usual resident population of Wales.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ETHNICITIES",
+    "ETHNICITY_LABELS",
+    "ETHNICITY_SHARES",
+    "FEMALE_FORENAMES",
+    "MALE_FORENAMES",
+    "NICKNAMES",
+    "STREET_NAMES",
+    "SURNAMES",
+    "zipf_weights",
+]
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """The whitespace-separated words of ``text``, in order."""
+    return tuple(text.split())
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    """The non-blank lines of ``text``, stripped, in order."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+# Most common first, weighted across the 1940-2020 birth cohorts.
+FEMALE_FORENAMES: tuple[str, ...] = _words(
+    """
+    MARGARET SUSAN SARAH ELIZABETH MARY PATRICIA JEAN LINDA CAROL JULIE
+    KAREN HELEN CATHERINE EMMA CLAIRE JANET CHRISTINE ANNE LISA NICOLA
+    RACHEL GILLIAN SANDRA JACQUELINE DEBORAH AMANDA JOANNE LAURA JESSICA HANNAH
+    SOPHIE CHLOE EMILY OLIVIA LUCY REBECCA SAMANTHA KATHERINE ANGELA PAMELA
+    BARBARA BRENDA JOAN DOROTHY VALERIE SHEILA MAUREEN MEGAN JENNIFER VICTORIA
+    SIAN BETHAN CERYS FFION SEREN CATRIN NIA ELIN RHIANNON CARYS
+    AMY CHARLOTTE GEMMA KELLY TRACEY ALISON DAWN WENDY DIANE DENISE
+    ELAINE LORRAINE BEVERLEY HAZEL SYLVIA SHIRLEY JOYCE MARION JANICE JUNE
+    IRENE BETTY JADE DANIELLE LEANNE STACEY HAYLEY KIRSTY NATALIE ZOE
+    STEPHANIE LAUREN BETHANY GRACE ELLIE ISABELLA AMELIA ISLA AVA MIA
+    POPPY EVIE LILY RUBY ELLA HOLLY ABIGAIL PHOEBE FREYA SOPHIA
+    LOWRI ANGHARAD ELERI GWENLLIAN MALI ALAW MANON ELEN CARYL GWYNETH
+    ISABEL DAISY ALICE EVELYN FLORENCE ROSIE SCARLETT MATILDA GEORGIA JASMINE
+    JOSEPHINE ROSEMARY MARILYN CAROLINE ELEANOR ALEXANDRA GLENYS MAIR
+    """
+)
+
+MALE_FORENAMES: tuple[str, ...] = _words(
+    """
+    JOHN DAVID MICHAEL PETER PAUL ROBERT JAMES WILLIAM RICHARD CHRISTOPHER
+    MARK STEPHEN ANDREW THOMAS DANIEL GARETH IAN ANTHONY KEITH ALAN
+    BRIAN KEVIN GARY MATTHEW JONATHAN SIMON NEIL MARTIN ADAM LUKE
+    RHYS OWEN DYLAN RYAN JACK JOSHUA BENJAMIN SAMUEL OLIVER HARRY
+    GEORGE CHARLIE KENNETH RONALD DEREK TERENCE COLIN ROGER GRAHAM RAYMOND
+    BARRY TREVOR GORDON DENNIS MALCOLM NIGEL PHILIP STUART LEE CRAIG
+    DEAN WAYNE DARREN SCOTT JASON CARL ROSS JAMIE NATHAN LIAM
+    GERAINT HUW DAFYDD IWAN ALED RHODRI GWILYM IEUAN CARWYN EMYR
+    CALLUM KIERAN JORDAN AARON CONNOR JACOB ETHAN ALFIE NOAH LEO
+    OSCAR ARCHIE FREDDIE HENRY THEO JOSEPH EDWARD CHARLES FRANCIS FREDERICK
+    ARTHUR ALBERT ERNEST LESLIE VICTOR HAROLD ROY NICHOLAS TIMOTHY ALEXANDER
+    ADRIAN GEOFFREY DOUGLAS LEONARD MORGAN EVAN TOMOS OSIAN GRUFFYDD MACSEN
+    ELIS CAI STEFFAN GETHIN DEWI EMLYN DILWYN GLYN GWYN BRYN
+    """
+)
+
+# Most common first: the Welsh patronymic surnames lead, then English ones common in Wales.
+SURNAMES: tuple[str, ...] = _words(
+    """
+    JONES WILLIAMS DAVIES EVANS THOMAS ROBERTS HUGHES LEWIS MORGAN GRIFFITHS
+    EDWARDS SMITH JAMES REES JENKINS OWEN PRICE PHILLIPS MORRIS RICHARDS
+    PARRY TAYLOR HOWELLS WATKINS POWELL BROWN BOWEN PUGH LLOYD HARRIS
+    ELLIS MATTHEWS HOPKINS PRITCHARD OWENS JOHN JOHNSON WALKER WRIGHT GREEN
+    WILSON WHITE WOOD HALL CLARKE MOORE HILL COLLINS KING BAKER
+    YOUNG COOPER TURNER ALLEN MARTIN JACKSON WARD WATSON CARTER MITCHELL
+    PARKER ROBINSON THOMPSON HUMPHREYS HOWELL DAVIS JOHNS PROSSER HARRIES PROBERT
+    MEREDITH VAUGHAN BEVAN PRYCE WYNNE WALTERS PERKINS BENNETT STEPHENS REYNOLDS
+    LLEWELLYN JEFFREYS BEYNON GIBBS SAUNDERS MORGANS TUDOR GWYNNE PROTHEROE MADDOCKS
+    GRIFFIN JARVIS ROWLANDS GRIFFITH JENKIN WATKIN DAVID ISAAC DANIEL CHARLES
+    EDMUNDS NICHOLAS JOSEPH GEORGE FRANCIS HARRY LLEWELYN PENRY MEYRICK RODERICK
+    TREHARNE TRAHERNE EYNON LEYSHON GWILLIAM BEDDOE GOUGH HOSKINS MADDOX CRADOCK
+    GWYTHER GITTINS GRONOW YORATH WYNN DAVEY PROTHERO BRACE CECIL TANNER
+    ANDERSON ATKINSON BAILEY BARKER BARNES BELL BIRD BISHOP BRADLEY BROOKS
+    BURTON BUTLER CAMPBELL CHAPMAN CLARK COLE COOK COX CROSS DAWSON
+    DIXON DOYLE DUNN ELLIOTT FISHER FLETCHER FOSTER FOX GARDNER GIBSON
+    GORDON GRAHAM GRANT GRAY HAMILTON HARDING HARPER HARRISON HART HARVEY
+    HAYES HOLMES HUNT HUNTER JACOBS KELLY KENNEDY KNIGHT LAMBERT LAWRENCE
+    LEE MARSH MARSHALL MASON MILLER MILLS MORRISON MURPHY MURRAY NICHOLLS
+    PAGE PALMER PATEL PAYNE PEARCE PEARSON PERRY POTTER REID RILEY
+    ROGERS ROSE ROSS RUSSELL SCOTT SHAW SIMPSON SPENCER STEVENS STEWART
+    STONE SULLIVAN SUTTON WALSH WARREN WEBB WELLS WEST WILKINSON WOODS
+    HOLLAND HAWKINS CHAMBERS CUNNINGHAM ARNOLD BURGESS DAY DEAN DENNIS FORD
+    FULLER GILL GOODWIN GREGORY HOPE HORTON HOWARD JORDAN KHAN LANE
+    LONG LOWE MANN MCCARTHY MOSS NEWMAN NORRIS OLIVER OSBORNE PARSONS
+    POOLE POWER QUINN RICHARDSON ROWE SANDERS SHARP SHEPHERD SLATER STANLEY
+    STEELE SWAIN SYKES TUCKER WALLACE WATTS WEAVER WHEELER WILLIS WOODWARD
+    YATES ASHTON BOWDEN CARPENTER CHANDLER COLEMAN CURTIS DRISCOLL FARRELL FIELDING
+    FLYNN HAINES HOLT JOYCE KEMP LAWSON MAHONEY MORTON NASH BRYANT
+    CORNISH HOLLOWAY LUCAS PRESTON RANDALL SAMUEL SPARKES TOWNSEND VINCENT WARING
+    """
+)
+
+# Formal forename -> informal variants seen in UK records (see the module docstring).
+NICKNAMES: dict[str, tuple[str, ...]] = {
+    # Female
+    "ELIZABETH": ("LIZ", "BETH", "LIZZIE", "BETTY", "ELIZA", "LIBBY"),
+    "MARGARET": ("MAGGIE", "PEGGY", "MEG", "MAGS", "MADGE"),
+    "KATHERINE": ("KATE", "KATIE", "KAT", "KATH", "KATHY"),
+    "CATHERINE": ("CATH", "CATHY", "KATE", "KATIE", "CAT"),
+    "MARY": ("MOLLY", "POLLY", "MAY"),
+    "PATRICIA": ("PAT", "PATSY", "TRISH", "TRICIA", "PATTY"),
+    "SUSAN": ("SUE", "SUSIE", "SUZY"),
+    "SARAH": ("SAL", "SALLY", "SADIE"),
+    "LINDA": ("LIN", "LINDY"),
+    "CAROL": ("CAZ",),
+    "CAROLINE": ("CARO", "CARRIE", "CAZ"),
+    "JULIE": ("JULES",),
+    "KAREN": ("KAZ",),
+    "HELEN": ("NELL", "NELLIE"),
+    "CHRISTINE": ("CHRIS", "CHRISSIE", "TINA"),
+    "ANNE": ("ANNIE", "NAN"),
+    "NICOLA": ("NICKY", "NIKKI", "NIC"),
+    "RACHEL": ("RACH",),
+    "GILLIAN": ("GILL", "JILL", "GILLY"),
+    "SANDRA": ("SANDY",),
+    "JACQUELINE": ("JACKIE", "JACQUI"),
+    "DEBORAH": ("DEBBIE", "DEB", "DEBS"),
+    "AMANDA": ("MANDY", "MANDA"),
+    "JOANNE": ("JO", "JOJO"),
+    "JESSICA": ("JESS", "JESSIE"),
+    "SOPHIE": ("SOPH",),
+    "SOPHIA": ("SOPH", "SOPHIE"),
+    "EMILY": ("EM", "EMMY", "MILLIE"),
+    "OLIVIA": ("LIV", "LIVVY", "OLLIE"),
+    "REBECCA": ("BECKY", "BECCA", "BEX"),
+    "SAMANTHA": ("SAM", "SAMMY"),
+    "ANGELA": ("ANGIE", "ANGE"),
+    "PAMELA": ("PAM", "PAMMY"),
+    "BARBARA": ("BARB", "BABS"),
+    "DOROTHY": ("DOT", "DOTTY", "DOLLY"),
+    "VALERIE": ("VAL",),
+    "MAUREEN": ("MO",),
+    "JENNIFER": ("JEN", "JENNY", "JENNI"),
+    "VICTORIA": ("VICKY", "VIKKI", "TORI", "VIC"),
+    "STEPHANIE": ("STEPH", "STEVIE"),
+    "CHARLOTTE": ("CHARLIE", "LOTTIE", "CHARLEY"),
+    "ABIGAIL": ("ABBY", "ABBIE", "GAIL"),
+    "ISABELLA": ("BELLA", "IZZY", "ISSY"),
+    "ISABEL": ("IZZY", "ISSY", "BELLA"),
+    "AMELIA": ("MILLIE", "AMY", "MIA"),
+    "ALEXANDRA": ("ALEX", "LEXI", "SANDRA"),
+    "NATALIE": ("NAT", "TALI"),
+    "JOSEPHINE": ("JO", "JOSIE"),
+    "ROSEMARY": ("ROSIE", "ROSE"),
+    "EVELYN": ("EVIE", "EVE"),
+    "FLORENCE": ("FLO", "FLOSSIE", "FLORRIE"),
+    "MATILDA": ("TILLY", "TILDA"),
+    "ELEANOR": ("ELLIE", "NELL", "ELLA"),
+    "GEORGIA": ("GEORGIE",),
+    "DANIELLE": ("DANI", "ELLE"),
+    "GEMMA": ("GEM",),
+    "JANET": ("JAN",),
+    "JANICE": ("JAN",),
+    "DIANE": ("DI",),
+    "BEVERLEY": ("BEV",),
+    "SHIRLEY": ("SHIRL",),
+    "IRENE": ("RENE",),
+    "BETHAN": ("BETH",),
+    "GWENLLIAN": ("GWEN",),
+    "GWYNETH": ("GWEN", "GWYN"),
+    "RHIANNON": ("RHI",),
+    "CATRIN": ("CAT", "CATI"),
+    # Male
+    "WILLIAM": ("BILL", "WILL", "BILLY", "WILLIE"),
+    "ROBERT": ("BOB", "ROB", "BOBBY", "ROBBIE", "BERT"),
+    "JOHN": ("JACK", "JOHNNY"),
+    "DAVID": ("DAVE", "DAI", "DAVY"),
+    "MICHAEL": ("MIKE", "MICK", "MICKY"),
+    "PETER": ("PETE",),
+    "JAMES": ("JIM", "JIMMY", "JAMIE"),
+    "RICHARD": ("RICH", "RICK", "RICKY", "RICHIE", "DICK"),
+    "CHRISTOPHER": ("CHRIS", "KIT"),
+    "STEPHEN": ("STEVE", "STEVIE"),
+    "ANDREW": ("ANDY", "DREW"),
+    "THOMAS": ("TOM", "TOMMY"),
+    "DANIEL": ("DAN", "DANNY"),
+    "GARETH": ("GAZ",),
+    "ANTHONY": ("TONY", "ANT"),
+    "GARY": ("GAZ",),
+    "MATTHEW": ("MATT", "MATTY"),
+    "JONATHAN": ("JON", "JONNY"),
+    "SAMUEL": ("SAM", "SAMMY"),
+    "BENJAMIN": ("BEN", "BENNY", "BENJI"),
+    "JOSHUA": ("JOSH",),
+    "OLIVER": ("OLLIE", "OLLY"),
+    "KENNETH": ("KEN", "KENNY"),
+    "RONALD": ("RON", "RONNIE"),
+    "TERENCE": ("TERRY", "TEL"),
+    "RAYMOND": ("RAY",),
+    "BARRY": ("BAZ",),
+    "TREVOR": ("TREV",),
+    "COLIN": ("COL",),
+    "DENNIS": ("DENNY",),
+    "MALCOLM": ("MAL",),
+    "NIGEL": ("NIGE",),
+    "PHILIP": ("PHIL", "PIP"),
+    "STUART": ("STU",),
+    "NATHAN": ("NATE", "NAT"),
+    "CALLUM": ("CAL",),
+    "JACOB": ("JAKE",),
+    "HENRY": ("HARRY", "HAL"),
+    "JOSEPH": ("JOE", "JOEY"),
+    "EDWARD": ("ED", "EDDIE", "TED", "TEDDY", "NED"),
+    "CHARLES": ("CHARLIE", "CHAS"),
+    "FRANCIS": ("FRANK", "FRAN"),
+    "FREDERICK": ("FRED", "FREDDIE", "FREDDY"),
+    "ARTHUR": ("ART", "ARTIE"),
+    "ALBERT": ("BERT", "BERTIE", "AL"),
+    "ERNEST": ("ERNIE",),
+    "LESLIE": ("LES",),
+    "VICTOR": ("VIC",),
+    "HAROLD": ("HARRY", "HAL"),
+    "NICHOLAS": ("NICK", "NICKY"),
+    "TIMOTHY": ("TIM", "TIMMY"),
+    "ALEXANDER": ("ALEX", "SANDY", "XANDER"),
+    "ADRIAN": ("ADE",),
+    "GEOFFREY": ("GEOFF",),
+    "DOUGLAS": ("DOUG", "DOUGIE"),
+    "LEONARD": ("LEN", "LENNY"),
+    "DAFYDD": ("DAI", "DEI", "DAF"),
+    "GRUFFYDD": ("GRUFF", "GUTO"),
+    "GWILYM": ("GWIL", "WIL"),
+    "RHODRI": ("RHOD",),
+}
+
+# Street names typical of Wales: Welsh-language and English, as they appear in addresses.
+STREET_NAMES: tuple[str, ...] = _lines(
+    """
+    HIGH STREET
+    STATION ROAD
+    CHURCH STREET
+    HEOL Y BRYN
+    FFORDD CELYN
+    MAES Y DDERWEN
+    CHURCH LANE
+    PARK ROAD
+    MAIN ROAD
+    STRYD FAWR
+    HEOL YR EGLWYS
+    HEOL Y FELIN
+    MILL LANE
+    CASTLE STREET
+    MARKET STREET
+    QUEEN STREET
+    KING STREET
+    VICTORIA ROAD
+    ALBERT ROAD
+    NEW ROAD
+    SCHOOL LANE
+    CHAPEL STREET
+    CHAPEL ROAD
+    BRIDGE STREET
+    WATER STREET
+    HILL STREET
+    GLADSTONE ROAD
+    COMMERCIAL STREET
+    TUDOR STREET
+    OXFORD STREET
+    HEOL LAS
+    HEOL GOCH
+    HEOL Y PARC
+    HEOL Y CASTELL
+    HEOL Y NANT
+    HEOL YR YSGOL
+    HEOL DERWEN
+    HEOL Y PENTRE
+    HEOL Y MYNYDD
+    HEOL Y CAPEL
+    HEOL FAWR
+    HEOL NEWYDD
+    HEOL ISAF
+    HEOL UCHAF
+    HEOL Y DDERWEN
+    FFORDD Y GAER
+    FFORDD Y BRENIN
+    FFORDD LAS
+    FFORDD TY GWYN
+    FFORDD Y MOR
+    BRYN AWEL
+    BRYN GLAS
+    BRYN Y MOR
+    BRYN HEDD
+    BRYN TEG
+    BRO DEG
+    BRO DERWEN
+    BRO SIRIOL
+    MAES Y COED
+    MAES Y CAE
+    MAES GWYN
+    MAES YR HAF
+    MAES Y FFYNNON
+    MAES Y LLAN
+    CAE MAWR
+    CAE GLAS
+    CAE BRYN
+    PANT Y DWR
+    PEN Y BRYN
+    PEN Y GRAIG
+    PEN Y DRE
+    PEN Y BONT ROAD
+    LON Y FELIN
+    LON LAS
+    LON ISAF
+    LON UCHAF
+    LON Y GOF
+    LLWYN Y BRAIN
+    LLYS Y COED
+    LLYS DERWEN
+    CWRT Y CARW
+    CWRT Y FELIN
+    CLOS Y DERI
+    CLOS CAE MAWR
+    CLOS Y FRAN
+    CLOS YR ONNEN
+    CLOS Y WAUN
+    TY GWYN ROAD
+    TYNYCAE ROAD
+    YSTRAD ROAD
+    GELLI ROAD
+    DYFFRYN ROAD
+    COED Y GLYN
+    RHODFA Y MOR
+    RHES Y BRYN
+    TERAS Y CAPEL
+    CYNCOED ROAD
+    CAERPHILLY ROAD
+    COWBRIDGE ROAD EAST
+    NEWPORT ROAD
+    MERTHYR ROAD
+    SWANSEA ROAD
+    CARMARTHEN ROAD
+    LLANDAFF ROAD
+    TAFF STREET
+    BUTE STREET
+    CATHAYS TERRACE
+    RHONDDA ROAD
+    NEATH ROAD
+    BRECON ROAD
+    ABERGAVENNY ROAD
+    LLANTRISANT ROAD
+    GOWER ROAD
+    MUMBLES ROAD
+    ST DAVIDS ROAD
+    ST TEILO STREET
+    OWAIN GLYNDWR ROAD
+    LLEWELLYN STREET
+    PICTON STREET
+    NELSON STREET
+    WELLINGTON STREET
+    JAMES STREET
+    GEORGE STREET
+    WILLIAM STREET
+    PRINCE STREET
+    HANBURY ROAD
+    WIND STREET
+    MOUNT PLEASANT
+    BRYNHYFRYD
+    GREENFIELD TERRACE
+    ALEXANDRA ROAD
+    WOODLAND TERRACE
+    WOODLAND ROAD
+    OAKFIELD ROAD
+    BEECH GROVE
+    ASH GROVE
+    ELM CLOSE
+    CHESTNUT AVENUE
+    MAPLE DRIVE
+    MEADOW VIEW
+    ORCHARD CLOSE
+    SPRINGFIELD ROAD
+    FOREST ROAD
+    RIVERSIDE
+    QUARRY ROAD
+    COLLIERY ROAD
+    TRAMROAD SIDE
+    INDUSTRIAL STREET
+    HARBOUR VIEW
+    MARINE PARADE
+    THE AVENUE
+    THE CRESCENT
+    THE GREEN
+    """
+)
+
+# ONS 2011 census high-level ethnic groups, with their shares of the Wales population.
+ETHNICITIES: tuple[str, ...] = ("WHITE", "MIXED", "ASIAN", "BLACK", "OTHER")
+
+ETHNICITY_LABELS: dict[str, str] = {
+    "WHITE": "White",
+    "MIXED": "Mixed/multiple ethnic groups",
+    "ASIAN": "Asian/Asian British",
+    "BLACK": "Black/African/Caribbean/Black British",
+    "OTHER": "Other ethnic group",
+}
+
+ETHNICITY_SHARES: tuple[float, ...] = (0.956, 0.010, 0.023, 0.006, 0.005)
+
+
+def zipf_weights(n: int, exponent: float = 1.0) -> npt.NDArray[np.float64]:
+    """Weights for ranks ``1..n`` proportional to ``1 / rank**exponent``, summing to 1.
+
+    Use with the name tuples above (most common first), e.g.
+    ``rng.choice(SURNAMES, p=zipf_weights(len(SURNAMES)))``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if exponent < 0:
+        raise ValueError(f"exponent must be zero or positive, got {exponent}")
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    weights = ranks ** (-float(exponent))
+    normalised: npt.NDArray[np.float64] = weights / weights.sum()
+    return normalised
