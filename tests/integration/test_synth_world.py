@@ -257,3 +257,24 @@ def test_calibration_report_covers_every_target(small_world: WorldSummary) -> No
         assert t["achieved"] is not None, t["name"]
         assert {"target", "tolerance", "allowed", "ok", "source"} <= t.keys()
     assert small_world.calibration_total == len(report["targets"])
+
+
+def test_every_calibration_target_is_met(small_world: WorldSummary) -> None:
+    report = json.loads((small_world.out / "truth/calibration.json").read_text())
+    missed = [
+        f"{t['name']}: {t['achieved']} vs {t['target']} ±{t['allowed']}"
+        for t in report["targets"]
+        if not t["ok"]
+    ]
+    assert not missed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 20_240_601])
+def test_calibration_at_demo_scale(tmp_path, seed: int) -> None:  # type: ignore[no-untyped-def]
+    from lib.world import build_small
+
+    summary = build_small(tmp_path / "w", people=300_000, seed=seed)
+    report = json.loads((summary.out / "truth/calibration.json").read_text())
+    missed = [t["name"] for t in report["targets"] if not t["ok"]]
+    assert not missed

@@ -60,7 +60,7 @@ ORDER_TYPES = (
 ROLES = ("subject", "applicant", "respondent", "other")
 HEARING_TYPES = ("first hearing", "case management", "issues resolution", "final hearing")
 
-PRIVATE_FIRST_PER_PERSON_YEAR = 1.0e-3
+PRIVATE_FIRST_PER_PERSON_YEAR = 0.74e-3
 PRIVATE_RETURN = 0.50
 EXTRACT_DAY_OFFSET = 0  # the extract is taken on the last day of the world
 
@@ -171,7 +171,9 @@ class CourtBuilder:
             father=people["father_id"].to_numpy()[idx[pc["person_id"].to_numpy()].to_numpy()]
         )
         fa = fa[fa["father"] >= 0].drop_duplicates(["case_key", "father"])
-        fa = fa[rng.random(len(fa)) < 0.8]
+        # Fathers are named less often when a mother returns (often with a new partner).
+        named = np.where(procs["seq"].to_numpy()[fa["case_key"].to_numpy()] > 0, 0.55, 0.8)
+        fa = fa[rng.random(len(fa)) < named]
         fath = pd.DataFrame(
             {
                 "case_key": fa["case_key"].to_numpy(),
@@ -350,7 +352,7 @@ class CourtBuilder:
             }
         )
         u = rng.random(n)
-        app_is = np.select([u < 0.70, u < 0.92], [1, 0], 2)  # 1 father, 0 mother, 2 other
+        app_is = np.select([u < 0.74, u < 0.93], [1, 0], 2)  # 1 father, 0 mother, 2 other
         app_is[fam["seq"].to_numpy() == 1] = np.where(
             rng.random(int((fam["seq"] == 1).sum())) < 0.7,
             app_is[fam["seq"].to_numpy() == 1],
@@ -388,7 +390,22 @@ class CourtBuilder:
                 }
             )
         )
-        parties = pd.concat([subj, *rows], ignore_index=True)
+        # Now and then a relative joins as a respondent (a grandparent, a step-parent).
+        rel = self._grandparents(people, issue, 0.06)
+        keep = app_is[rel[0]] != 2
+        rows.append(
+            pd.DataFrame(
+                {
+                    "case_key": rel[0][keep],
+                    "person_id": rel[1][keep],
+                    "role": "respondent",
+                    "party": True,
+                }
+            )
+        )
+        parties = pd.concat([subj, *rows], ignore_index=True).drop_duplicates(
+            ["case_key", "person_id"]
+        )
         u = rng.random(n)
         app_type = np.select(
             [u < 0.30, u < 0.75, u < 0.85, u < 0.90, u < 0.94, u < 0.97, u < 0.98],

@@ -104,9 +104,7 @@ def assign_paths(
     return Paths(path=seg_path, start=seg_start, address=addr)
 
 
-def spine_addresses(
-    people: pd.DataFrame, paths: Paths, geo: Geography, cfg: WorldConfig
-) -> pd.DataFrame:
+def spine_addresses(people: pd.DataFrame, paths: Paths, geo: Geography) -> pd.DataFrame:
     """Address history rows for people on the spine, clipped to their own lifetime."""
     on = people[people["on_spine"].to_numpy()]
     seg = pd.DataFrame({"path": paths.path, "from_day": paths.start, "address": paths.address})
@@ -127,7 +125,6 @@ def spine_addresses(
     to_day = np.where(died_there, dod, to_day)
     a = geo.addresses.iloc[rows["address"].to_numpy()]
     lsoa = geo.lsoas["lsoa_code"].to_numpy()[a["lsoa_index"].to_numpy()]
-    del cfg
     return pd.DataFrame(
         {
             "person_id": rows["person_id"].to_numpy(),

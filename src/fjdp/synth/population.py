@@ -19,19 +19,19 @@ from fjdp.synth.dates import MISSING, YEAR, day, year_of
 # Role of a person in the generated population (not a court role).
 MOTHER, FATHER, CHILD, OTHER = 0, 1, 2, 3
 
-PEOPLE_PER_MOTHER = 4.8
+PEOPLE_PER_MOTHER = 3.9
 CHILDREN_DIST = np.array([0.30, 0.38, 0.18, 0.08, 0.04, 0.02])
 # Mean age at first birth by deprivation quintile of home area (1 = most deprived).
 AFB_MEAN = np.array([24.5, 26.5, 28.5, 30.0, 31.0])
 # Relative chance of public-law proceedings by quintile and by age at first birth.
 COURT_QUINTILE_WEIGHT = np.array([4.0, 2.2, 1.2, 0.7, 0.45])
 # Public-law first proceedings per spine person-year (about 680 a year at Wales scale).
-FIRST_CASES_PER_PERSON_YEAR = 3.0e-4
+FIRST_CASES_PER_PERSON_YEAR = 2.1e-4
 # Share of first proceedings that are about a newborn, before the year trend; likewise returns.
-P_NEWBORN_FIRST = 0.15
-P_NEWBORN_RETURN = 0.32
-P_INFANT_FIRST = 0.16
-P_SIBLING_IN_CASE = 0.60
+P_NEWBORN_FIRST = 0.14
+P_NEWBORN_RETURN = 0.28
+P_INFANT_FIRST = 0.12
+P_SIBLING_IN_CASE = 0.75
 # Chance a mother returns to court at all, by age at first proceedings (<20, <25, <30, 30+).
 P_RETURN_BY_AGE = np.array([0.50, 0.38, 0.32, 0.25])
 P_OFF_SPINE_MOTHER = 0.19
@@ -80,7 +80,7 @@ def _names(rng: np.random.Generator, sex: np.ndarray) -> tuple[np.ndarray, np.nd
 def generate_chunk(
     rng: np.random.Generator, cfg: WorldConfig, chunk_people: int, first_id: int
 ) -> Chunk:
-    start, end = day(cfg.start_year), day(cfg.end_year, 12, 31)
+    end = day(cfg.end_year, 12, 31)
     n_years = cfg.end_year - cfg.start_year + 1
 
     # --- mothers -------------------------------------------------------------------
@@ -91,17 +91,28 @@ def generate_chunk(
     m_dob = fb - (afb * YEAR).astype(np.int64)
     k = 1 + rng.choice(len(CHILDREN_DIST), m, p=CHILDREN_DIST)
 
-    # Choose who will face public-law proceedings: needs a child under 18 in the window.
-    last_possible = fb + (k - 1) * 1400
-    eligible = (fb <= end - 200) & (last_possible + int(17 * YEAR) > start)
-    young = np.select([afb < 20, afb < 25, afb < 30], [8.0, 3.0, 1.0], 0.4)
-    w = np.where(eligible, COURT_QUINTILE_WEIGHT[quint - 1] * young, 0.0)
-    n_court = min(
-        int(eligible.sum()), int(rng.poisson(FIRST_CASES_PER_PERSON_YEAR * chunk_people * n_years))
-    )
+    # Choose who will face public-law proceedings, year by year so that first sets spread
+    # evenly over the provider's records: each year, among families whose first child was
+    # born in the twelve years before, weighted towards deprivation, youth at first birth
+    # and a young family (first proceedings cluster early in a family's life).
+    young = np.select([afb < 20, afb < 25, afb < 30], [5.0, 2.5, 1.0], 0.5)
+    base_w = COURT_QUINTILE_WEIGHT[quint - 1] * young
+    n_court = int(rng.poisson(FIRST_CASES_PER_PERSON_YEAR * chunk_people * n_years))
+    per_year = rng.multinomial(n_court, np.full(n_years, 1.0 / n_years))
     court = np.zeros(m, dtype=bool)
-    court[rng.choice(m, n_court, replace=False, p=w / w.sum())] = True
-    k = np.where(court & (rng.random(m) < 0.6), k + 1, k)
+    planned = np.full(m, MISSING, dtype=np.int64)
+    for j, quota in enumerate(per_year):
+        y0, y1 = day(cfg.start_year + j), day(cfg.start_year + j + 1) - 1
+        eligible = ~court & (fb >= y0 - int(12 * YEAR)) & (fb <= y1 - 400)
+        if not quota or not eligible.any():
+            continue
+        since = np.maximum(y0 - fb, 0) / YEAR
+        w = np.where(eligible, base_w * np.exp(-since / 5.0), 0.0)
+        take = rng.choice(m, min(int(quota), int(eligible.sum())), replace=False, p=w / w.sum())
+        court[take] = True
+        lo = np.maximum(y0, fb[take] + 380)
+        planned[take] = lo + (rng.random(len(take)) * np.maximum(y1 - lo, 1)).astype(np.int64)
+    k = np.where(court, k + 1 + (rng.random(m) < 0.3), k)
 
     # --- children ------------------------------------------------------------------
     mother_of_birth = np.repeat(np.arange(m), k)
@@ -121,7 +132,7 @@ def generate_chunk(
 
     # --- public-law proceedings ------------------------------------------------------
     procs, proc_children, extra_babies = _plan_public_law(
-        rng, cfg, court, m_dob, mother_of_birth, birth
+        rng, cfg, court, planned, m_dob, mother_of_birth, birth
     )
     if len(extra_babies):
         mother_of_birth = np.concatenate([mother_of_birth, extra_babies[:, 0]])
@@ -132,7 +143,7 @@ def generate_chunk(
     # --- fathers ---------------------------------------------------------------------
     p_known = np.where(court, 0.82, 0.95)
     f1_known = rng.random(m) < p_known
-    has_f2 = rng.random(m) < np.where(court, 0.45, 0.18)
+    has_f2 = rng.random(m) < np.where(court, 0.6, 0.18)
     first_b = np.full(m, np.iinfo(np.int64).max)
     last_b = np.full(m, np.iinfo(np.int64).min)
     np.minimum.at(first_b, mother_of_birth, birth)
@@ -238,7 +249,7 @@ def generate_chunk(
             ),
         }
     )
-    _add_names(rng, people, mid, f1id, f2id)
+    _add_names(rng, people, f1id)
     _add_deaths(rng, cfg, people)
     procs["mother"] = mid[procs["mother"].to_numpy()]
     proc_children["child"] = cid[proc_children["child"].to_numpy()]
@@ -249,6 +260,7 @@ def _plan_public_law(
     rng: np.random.Generator,
     cfg: WorldConfig,
     court: np.ndarray,
+    planned: np.ndarray,
     m_dob: np.ndarray,
     mother_of_birth: np.ndarray,
     birth: np.ndarray,
@@ -282,35 +294,22 @@ def _plan_public_law(
     u = rng.random(len(cm))
     p_nb = P_NEWBORN_FIRST * newborn_trend(year_of(birth[nb_c]))
     is_nb = has_nb & (u < p_nb)
-    # Otherwise the date falls while the family has children under 18, mostly early in the
-    # family's life (first proceedings cluster among young mothers), and the focus child is
-    # one of the children under 18 on that day.
-    first_b = cb.groupby("mother")["birth"].min().reindex(cm).to_numpy()
-    last_b = cb.groupby("mother")["birth"].max().reindex(cm).to_numpy()
-    lo = first_b + 180
-    hi = np.maximum(last_b + adult - 30, lo + 1)
-    date = lo + (rng.random(len(cm)) ** 3.0 * (hi - lo)).astype(np.int64)
-    # Outside the window the draw is spread evenly over the part inside it: the provider's
-    # records begin at the window's start, and a pile-up there would be an artefact.
-    in_lo, in_hi = np.maximum(lo, start), np.maximum(np.minimum(hi, end), np.maximum(lo, start) + 1)
-    outside = (date < start) | (date > end)
-    date = np.where(outside, in_lo + (rng.random(len(cm)) * (in_hi - in_lo)).astype(np.int64), date)
+    # Otherwise on the planned day, about one of the children under 18 then (the first
+    # child was born at least a year before); sometimes about the youngest as an infant.
+    date = planned[cm]
     cand = cb.merge(pd.DataFrame({"mother": cm, "d": date, "i": np.arange(len(cm))}), on="mother")
     cand = cand[(cand["birth"] < cand["d"] - 14) & (cand["birth"] + adult > cand["d"])]
     pick = cand.assign(r=rng.random(len(cand))).sort_values("r").drop_duplicates("i")
     focus = fallback.copy()
     focus[pick["i"].to_numpy()] = pick["child"].to_numpy()
-    no_pick = np.ones(len(cm), dtype=bool)
-    no_pick[pick["i"].to_numpy()] = False
-    fb_fallback = birth[fallback]
-    date = np.where(
-        no_pick,
-        np.clip(fb_fallback + rng.integers(14, int(5 * YEAR), len(cm)), start, end),
-        date,
-    )
-    infant = (~is_nb) & (rng.random(len(cm)) < P_INFANT_FIRST) & (fb_fallback + 60 >= start)
-    focus = np.where(infant, fallback, focus)
-    date = np.where(infant, np.clip(fb_fallback + rng.integers(14, 365, len(cm)), start, end), date)
+    youngest = cand.sort_values("birth").drop_duplicates("i", keep="last")
+    last_child = fallback.copy()
+    last_child[youngest["i"].to_numpy()] = youngest["child"].to_numpy()
+    infant_day = birth[last_child] + rng.integers(14, 365, len(cm))
+    infant = (~is_nb) & (rng.random(len(cm)) < P_INFANT_FIRST) & (infant_day >= start)
+    infant &= infant_day <= end
+    focus = np.where(infant, last_child, focus)
+    date = np.where(infant, infant_day, date)
     focus = np.where(is_nb, nb_c, focus)
     date = np.where(is_nb, birth[nb_c] + rng.integers(0, 14, len(cm)), date)
 
@@ -334,7 +333,7 @@ def _plan_public_law(
             np.where(
                 kind < 0.50,
                 rng.integers(300, 665, len(cur_m)),
-                665 + rng.exponential(6.0 * YEAR, len(cur_m)).astype(np.int64),
+                665 + rng.exponential(8.0 * YEAR, len(cur_m)).astype(np.int64),
             ),
         )
         d = cur_d + gap
@@ -420,13 +419,8 @@ def _plan_public_law(
     return procs.drop(columns=["focus"]), children, extra
 
 
-def _add_names(
-    rng: np.random.Generator,
-    people: pd.DataFrame,
-    mid: np.ndarray,
-    f1id: np.ndarray,
-    f2id: np.ndarray,
-) -> None:
+def _add_names(rng: np.random.Generator, people: pd.DataFrame, f1id: np.ndarray) -> None:
+    """Forenames, surnames and birth surnames; ``f1id`` is each mother's first partner."""
     n = len(people)
     sex = people["sex"].to_numpy()
     f1, f2 = _names(rng, sex)
@@ -460,7 +454,6 @@ def _add_names(
     surname_b[kids] = current[kids]
     people["birth_surname"] = surname_b
     people["surname"] = current
-    del mid, f2id
 
 
 def _add_deaths(rng: np.random.Generator, cfg: WorldConfig, people: pd.DataFrame) -> None:

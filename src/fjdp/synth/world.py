@@ -197,7 +197,7 @@ def _generate(cfg: WorldConfig, root: Path, show: bool) -> dict[str, int]:
                 rng.choice(len(namelists.ETHNICITIES), n, p=np.asarray(namelists.ETHNICITY_SHARES))
             ]
             paths = assign_paths(rng, cfg, people, geo)
-            addresses = spine_addresses(people, paths, geo, cfg)
+            addresses = spine_addresses(people, paths, geo)
             on = people["on_spine"].to_numpy()
             current = addresses.drop_duplicates("person_id", keep="last").set_index("person_id")
             lsoa_idx = pd.Series(np.arange(len(lsoa)), index=lsoa["lsoa_code"].to_numpy())
