@@ -12,14 +12,16 @@ err_console = Console(stderr=True)
 
 
 def world_table(summary: WorldSummary) -> Table:
-    table = Table(title=f"Synthetic world: {summary.config.people:,} people on the spine")
+    table = Table(
+        title=f"Synthetic world: {summary.config.people:,} people on the spine",
+        caption=f"one Parquet file per row, under {summary.out}",
+    )
     table.add_column("source")
     table.add_column("rows", justify="right")
-    table.add_column("file")
     for s in summary.sources:
         if s.name.startswith("truth/"):
             continue
-        table.add_row(s.name, f"{s.rows:,}", str(s.path.relative_to(summary.out)))
+        table.add_row(s.name, f"{s.rows:,}")
     return table
 
 

@@ -705,7 +705,7 @@ class CourtBuilder:
             np.where(pairs["person_id_a"] == pairs["father"], rng.random(len(pairs)) < 0.9, False),
         )
         # Quirk: a few children end up with a third recorded parent (a step-parent as parent).
-        third = (relation != "parent") & (rng.random(len(pairs)) < 0.006)
+        third = (relation != "parent") & (rng.random(len(pairs)) < 0.04)
         relation = np.where(third, "parent", relation)
         a = pd.DataFrame(
             {
