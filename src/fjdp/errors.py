@@ -79,6 +79,13 @@ class RefusedError(UserError):
     exit_code = 5
 
 
+class IntegrityError(UserError):
+    """A record that must not change has changed: an audit log's hash chain is broken."""
+
+    exit_code = 6
+
+
 EXIT_CODES: dict[str, int] = {
-    cls.__name__: cls.exit_code for cls in (UsageError, InputError, OutputError, RefusedError)
+    cls.__name__: cls.exit_code
+    for cls in (UsageError, InputError, OutputError, RefusedError, IntegrityError)
 }

@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 from rich.tree import Tree
 
 from fjdp.cli._common import console, print_world
+from fjdp.cli._zone import actor
 from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
 from fjdp.errors import OutputError
+from fjdp.flow import Delivery, ingest_world
 from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, DEMO_LAYOUT
 from fjdp.synth import WorldConfig, build_world
 
@@ -23,6 +26,32 @@ _WHAT = {
     "portal": "the governance portal's database",
     "releases": "released output bundles",
 }
+
+
+def ingest_table(deliveries: list[Delivery]) -> Table:
+    table = Table(title="Extracts split and delivered")
+    for col in (
+        "dataset",
+        "rows in",
+        "accepted",
+        "quarantined",
+        "File 1 at TTP",
+        "File 2 at databank",
+    ):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for d in deliveries:
+        r = d.split
+        f1 = sum(f.rows for f in d.at_ttp.manifest.files)
+        f2 = sum(f.rows for f in d.at_databank.manifest.files)
+        table.add_row(
+            r.dataset,
+            f"{r.rows_in:,}",
+            f"{r.accepted:,}",
+            f"{r.quarantined:,}",
+            f"{f1:,}",
+            f"{f2:,}",
+        )
+    return table
 
 
 def prepare_layout(out: Path, *, force: bool) -> None:
@@ -51,13 +80,24 @@ def demo(
     force: ForceOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Build the default synthetic world and the demo folder layout, and say where
+    """Build the default synthetic world, create the provider, TTP and databank zones, split
+    every source and deliver File 1s to the TTP and File 2s to the databank; say where
     everything is. Later stages of the flow fill the other folders."""
     prepare_layout(out, force=force)
     summary = build_world(
         WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
     )
     print_world(summary)
+    console.print(
+        "[bold]Split-file ingest[/bold]: provider -> File 1 to the TTP, File 2 to the databank"
+    )
+    deliveries = ingest_world(
+        out / "world",
+        out,
+        actor(),
+        lambda msg: console.print(f"[dim]  {msg}[/dim]") if progress else None,
+    )
+    console.print(ingest_table(deliveries))
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())

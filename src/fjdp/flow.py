@@ -1,0 +1,86 @@
+"""The demo flow across zones, step by step, on a synthetic world.
+
+Each step is the same function an operator's command calls; this module only strings
+them together so that ``fjdp demo`` (and the end-to-end tests) run the whole flow.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fjdp.keys import ZoneKeys, init_zone, open_zone
+from fjdp.provider.split import SplitResult, split_extract
+from fjdp.specs import load_spec
+from fjdp.transfer.receive import Received, receive
+from fjdp.types import Zone
+
+# Where each shipped spec's extract lives in a synthetic world.
+WORLD_EXTRACTS: dict[str, str] = {
+    "court_public": "court_public",
+    "court_private": "court_private",
+    "births": "births/births.parquet",
+    "hospital_admissions": "hospital/admissions.parquet",
+    "emergency_attendances": "emergency/attendances.parquet",
+    "deaths": "deaths/deaths.parquet",
+}
+
+
+@dataclass(frozen=True)
+class Zones:
+    provider: ZoneKeys
+    ttp: ZoneKeys
+    databank: ZoneKeys
+
+
+@dataclass(frozen=True)
+class Delivery:
+    split: SplitResult
+    at_ttp: Received
+    at_databank: Received
+
+
+def set_up_zones(root: Path, actor: str) -> Zones:
+    """Create the three zones under ``root`` and exchange their public key cards."""
+    zones = {}
+    for kind in (Zone.PROVIDER, Zone.TTP, Zone.DATABANK):
+        path = root / kind.value
+        if path.exists() and not any(path.iterdir()):
+            path.rmdir()
+        zones[kind] = init_zone(path, kind, name=f"demo {kind.value}", actor=actor)
+    p, t, d = zones[Zone.PROVIDER], zones[Zone.TTP], zones[Zone.DATABANK]
+    p.trust(t.card, actor=actor)
+    p.trust(d.card, actor=actor)
+    t.trust(p.card, actor=actor)
+    d.trust(p.card, actor=actor)
+    return Zones(open_zone(p.path), open_zone(t.path), open_zone(d.path))
+
+
+def deliver(
+    zones: Zones, spec_name: str, extract: Path, actor: str, say: Callable[[str], None]
+) -> Delivery:
+    """Split one extract at the provider and receive its two halves at the TTP and databank."""
+    outbox = zones.provider.path / "outbox"
+    result = split_extract(
+        load_spec(spec_name),
+        extract,
+        zone=zones.provider,
+        ttp=zones.provider.trusted(Zone.TTP),
+        databank=zones.provider.trusted(Zone.DATABANK),
+        out=outbox,
+        actor=actor,
+        progress=say,
+    )
+    at_ttp = receive(result.to_ttp, zones.ttp, actor=actor)
+    at_bank = receive(result.to_databank, zones.databank, actor=actor)
+    return Delivery(result, at_ttp, at_bank)
+
+
+def ingest_world(world: Path, root: Path, actor: str, say: Callable[[str], None]) -> list[Delivery]:
+    """Zones under ``root``; every source of ``world`` split and delivered."""
+    for kind in (Zone.PROVIDER, Zone.TTP, Zone.DATABANK):
+        shutil.rmtree(root / kind.value, ignore_errors=True)
+    zones = set_up_zones(root, actor)
+    return [deliver(zones, name, world / rel, actor, say) for name, rel in WORLD_EXTRACTS.items()]
