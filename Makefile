@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo test test-all check fix bench-synth clean
+.PHONY: help venv demo test test-all check fix bench-synth bench-split clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -27,6 +27,7 @@ help: ## list the targets
 	@echo "  make check        ruff lint + format check, mypy, import contracts"
 	@echo "  make fix          ruff format and ruff check --fix"
 	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
+	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev extras."
@@ -65,6 +66,9 @@ fix: venv
 
 bench-synth: venv
 	$(PY) benchmarks/bench_synth.py $(BENCH_ARGS)
+
+bench-split: venv
+	$(PY) benchmarks/bench_split.py $(BENCH_ARGS)
 
 clean:
 	rm -rf demo benchmarks/work build dist src/*.egg-info

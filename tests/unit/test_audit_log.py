@@ -394,8 +394,13 @@ def test_reading_records_of_a_cut_log_is_an_integrity_error(
 
 # --- properties ------------------------------------------------------------------------------
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
-json_scalars |= st.floats(allow_nan=False, allow_infinity=False)
+json_scalars: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: (

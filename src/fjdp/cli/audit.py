@@ -40,7 +40,7 @@ def verify(
     zone_dirs: Annotated[
         list[Path],
         typer.Argument(
-            metavar="ZONE_DIR...",
+            metavar="ZONE_DIR",
             help="Zone folders to check; each zone's log is ZONE_DIR/audit/log.jsonl.",
             show_default=False,
         ),

@@ -43,8 +43,9 @@ class StagedTable:
 
 
 def normalise_header(name: str) -> str:
-    """Headers are matched case-insensitively, with spaces and dashes as underscores."""
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
+    """Headers are matched case-insensitively, with spaces and dashes as underscores (and
+    a byte-order mark left by decoding a BOM file as plain UTF-8 ignored)."""
+    return name.replace("\ufeff", "").strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def find_table_file(extract: Path, table: TableSpec, single: bool) -> Path:
@@ -72,6 +73,13 @@ def find_table_file(extract: Path, table: TableSpec, single: bool) -> Path:
 
 
 def _check_header(names: list[str], table: TableSpec, source: Path) -> list[str]:
+    if any("\n" in n or "\r" in n for n in names):
+        # Never echo such a "name": it runs on into the data rows, identifiers and all.
+        raise InputError(
+            "the header row has a line break inside a column name (an unclosed quote?)",
+            where=str(source),
+            fix="check the quotes in the first line of the export",
+        )
     norm = [normalise_header(n) for n in names]
     dupes = sorted({n for n in norm if norm.count(n) > 1})
     if dupes:
@@ -198,15 +206,27 @@ def _stage_parquet(table: TableSpec, source: Path, dest: Path) -> StagedTable:
     def batches() -> object:
         for b in pf.iter_batches(batch_size=500_000):
             cols = []
-            for col in b.columns:
-                if pa.types.is_date(col.type) or pa.types.is_timestamp(col.type):
-                    col = col.cast(pa.date32()).cast(pa.string())
-                elif not pa.types.is_string(col.type):
-                    col = col.cast(pa.string())
+            for name, col in zip(names, b.columns, strict=True):
+                try:
+                    if pa.types.is_date(col.type) or pa.types.is_timestamp(col.type):
+                        col = col.cast(pa.date32()).cast(pa.string())
+                    elif not pa.types.is_string(col.type):
+                        col = col.cast(pa.string())
+                except pa.ArrowException:
+                    raise InputError(
+                        f"column {name!r} ({col.type}) cannot be read as text",
+                        where=str(source),
+                        fix="export it as text, numbers or dates",
+                    ) from None
                 cols.append(col)
             yield pa.RecordBatch.from_arrays(cols, names=names)
 
-    rows = _write_staging(table, names, batches(), dest, [])
+    try:
+        rows = _write_staging(table, names, batches(), dest, [])
+    except (pa.ArrowException, OSError):
+        raise InputError(
+            "not a readable Parquet file", where=str(source), fix="export it again"
+        ) from None
     return StagedTable(table.name, source, dest, rows, [])
 
 

@@ -164,5 +164,8 @@ def column_rules(col: ColumnSpec, alias: str = "s") -> list[Rule]:
 
 def masked(expr: str) -> str:
     """A masked form of a bad value for the quarantine report: its first character and
-    its length, never the value in clear."""
-    return f"case when {expr} is null then '' else left({expr}, 1) || repeat('*', least(length({expr}) - 1, 11)) end"
+    its length, never the value in clear (a one-character value is all mask)."""
+    return (
+        f"case when {expr} is null then '' when length({expr}) < 2 then '*'"
+        f" else left({expr}, 1) || repeat('*', least(length({expr}) - 1, 11)) end"
+    )
