@@ -389,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     console = Console()
+    if not console.is_terminal:  # piped to a log: do not squeeze the table to 80 columns
+        console.width = 110
     WORK.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     failed = False
@@ -420,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         "quarantined",
     )
     for column in columns:
-        table.add_column(column, justify="right", overflow="fold")
+        table.add_column(column, justify="right")
     for run in runs:
         s, r = run.get("split", {}), run.get("receive", {})
         split_ok, receive_ok = ok(run, "split"), ok(run, "receive")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fjdp.keys import ZoneKeys, init_zone, open_zone
+from fjdp.linkage.config import LinkageConfig
+from fjdp.linkage.run import LinkRun, link_dataset, load_spine
 from fjdp.provider.split import SplitResult, split_extract
 from fjdp.specs import load_spec
 from fjdp.transfer.receive import Received, receive
@@ -54,7 +56,9 @@ def set_up_zones(root: Path, actor: str) -> Zones:
     p.trust(t.card, actor=actor)
     p.trust(d.card, actor=actor)
     t.trust(p.card, actor=actor)
+    t.trust(d.card, actor=actor)
     d.trust(p.card, actor=actor)
+    d.trust(t.card, actor=actor)
     return Zones(open_zone(p.path), open_zone(t.path), open_zone(d.path))
 
 
@@ -78,9 +82,44 @@ def deliver(
     return Delivery(result, at_ttp, at_bank)
 
 
-def ingest_world(world: Path, root: Path, actor: str, say: Callable[[str], None]) -> list[Delivery]:
+def ingest_world(
+    world: Path, root: Path, actor: str, say: Callable[[str], None]
+) -> tuple[Zones, list[Delivery]]:
     """Zones under ``root``; every source of ``world`` split and delivered."""
     for kind in (Zone.PROVIDER, Zone.TTP, Zone.DATABANK):
         shutil.rmtree(root / kind.value, ignore_errors=True)
     zones = set_up_zones(root, actor)
-    return [deliver(zones, name, world / rel, actor, say) for name, rel in WORLD_EXTRACTS.items()]
+    return zones, [
+        deliver(zones, name, world / rel, actor, say) for name, rel in WORLD_EXTRACTS.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Linked:
+    run: LinkRun
+    at_databank: Received
+
+
+def link_all(
+    zones: Zones,
+    world: Path,
+    actor: str,
+    say: Callable[[str], None],
+    cfg: LinkageConfig | None = None,
+) -> list[Linked]:
+    """The TTP loads the world's register as its spine, links every File 1 it holds, and
+    the databank receives each File 3."""
+    say("TTP: loading the population spine")
+    load_spine(zones.ttp, world / "spine", actor=actor, cfg=cfg)
+    out = []
+    for name in WORLD_EXTRACTS:
+        run = link_dataset(
+            zones.ttp,
+            name,
+            databank=zones.ttp.trusted(Zone.DATABANK),
+            actor=actor,
+            cfg=cfg,
+            say=say,
+        )
+        out.append(Linked(run, receive(run.file3_bundle, zones.databank, actor=actor)))
+    return out

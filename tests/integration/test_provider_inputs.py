@@ -89,9 +89,9 @@ def zones(tmp_path_factory: pytest.TempPathFactory) -> Zones:
 
 
 def split_open(
-    zones: Zones, extract: Path, tmp: Path, **kw: str | None
+    zones: Zones, extract: Path, tmp: Path, encoding: str | None = None
 ) -> tuple[SplitResult, pa.Table, pa.Table]:
-    result, file1, file2 = split_and_open(zones, "deaths", extract, tmp, **kw)  # type: ignore[arg-type]
+    result, file1, file2 = split_and_open(zones, "deaths", extract, tmp, encoding=encoding)
     assert list(file2) == ["deaths"]
     return result, file1, file2["deaths"]
 
@@ -429,6 +429,23 @@ def test_bad_rows_are_quarantined_or_flagged_with_their_true_row_numbers(
     assert flagged[rows[9]["nhs_number"]]["postcode"] == "NOT A POSTCODE"
     assert flagged[rows[12]["nhs_number"]]["sex"] == "X"
     assert set(file2["system_id"].to_pylist()) == set(file1["system_id"].to_pylist())
+
+
+def test_odd_nhs_numbers_are_flagged_and_sent_as_given(zones: Zones, tmp_path: Path) -> None:
+    rows = good_rows(7)
+    spaced = f"{NHS[4][:3]} {NHS[4][3:6]}-{NHS[4][6:]}"
+    odd = ["0", "12", "not a number", "123456789012", spaced, "", " 9 "]
+    for r, nhs in zip(rows, odd, strict=True):
+        r["nhs_number"] = nhs
+    extract = write_csv(tmp_path / "deaths.csv", csv_text(rows))
+    result, file1, _ = split_open(zones, extract, tmp_path)
+    counts = result.tables["deaths"]
+    assert (counts.rows_in, counts.accepted, counts.quarantined, counts.flagged) == (7, 7, 0, 5)
+    flagged = sorted(int(r["row"]) for r in read_report(result))
+    assert flagged == [1, 2, 3, 4, 7]
+    assert sorted(file1["nhs_number"].to_pylist(), key=str) == sorted(
+        ["0", "12", "notanumber", "123456789012", NHS[4], None, "9"], key=str
+    )
 
 
 def test_malformed_rows_keep_later_row_numbers(zones: Zones, tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from fjdp import __version__
 from fjdp.cli import audit as audit_cmd
 from fjdp.cli import demo as demo_cmd
 from fjdp.cli import provider as provider_cmd
-from fjdp.cli import receive as receive_cmd
 from fjdp.cli import specs as specs_cmd
 from fjdp.cli import synth as synth_cmd
+from fjdp.cli import ttp as receive_cmd
 from fjdp.cli import zone as zone_cmd
 from fjdp.cli._common import err_console
 from fjdp.errors import UserError

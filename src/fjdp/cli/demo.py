@@ -13,9 +13,10 @@ from fjdp.cli._common import console, print_world
 from fjdp.cli._zone import actor
 from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
 from fjdp.errors import OutputError
-from fjdp.flow import Delivery, ingest_world
+from fjdp.flow import Delivery, Linked, ingest_world, link_all
 from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, DEMO_LAYOUT
 from fjdp.synth import WorldConfig, build_world
+from fjdp.types import LinkStatus
 
 _WHAT = {
     "world": "the synthetic sources, one folder each, and truth/",
@@ -51,6 +52,18 @@ def ingest_table(deliveries: list[Delivery]) -> Table:
             f"{f1:,}",
             f"{f2:,}",
         )
+    return table
+
+
+def linkage_table(linked: list[Linked]) -> Table:
+    table = Table(title="Linkage to the population spine (File 3 at the databank)")
+    statuses = list(LinkStatus)
+    table.add_column("dataset")
+    for st in statuses:
+        table.add_column(st.value.replace("_", " "), justify="right")
+    for item in linked:
+        r = item.run
+        table.add_row(r.dataset, *(f"{r.counts.get(st.value, 0):,}" for st in statuses))
     return table
 
 
@@ -91,13 +104,15 @@ def demo(
     console.print(
         "[bold]Split-file ingest[/bold]: provider -> File 1 to the TTP, File 2 to the databank"
     )
-    deliveries = ingest_world(
-        out / "world",
-        out,
-        actor(),
-        lambda msg: console.print(f"[dim]  {msg}[/dim]") if progress else None,
-    )
+
+    def say(msg: str) -> None:
+        if progress:
+            console.print(f"[dim]  {msg}[/dim]")
+
+    zones, deliveries = ingest_world(out / "world", out, actor(), say)
     console.print(ingest_table(deliveries))
+    console.print("[bold]Linkage[/bold]: the TTP links each File 1 to the spine and sends File 3")
+    console.print(linkage_table(link_all(zones, out / "world", actor(), say)))
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())

@@ -11,15 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from fjdp.specs import ColumnSpec, ColumnType, Format
+from fjdp.sql import as_date, lit, nhs_digits, nhs_valid, postcode_norm, postcode_valid, q
 
-
-def q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+__all__ = ["Rule", "column_rules", "lit", "masked", "q", "text", "typed"]
 
 
 def text(col: str, alias: str = "s") -> str:
@@ -27,43 +21,11 @@ def text(col: str, alias: str = "s") -> str:
     return f"nullif(trim({alias}.{q(col)}), '')"
 
 
-def as_date(expr: str) -> str:
-    # ISO dates, and the day-first form common in UK extracts.
-    return (
-        f"coalesce(try_strptime({expr}, '%Y-%m-%d'), try_strptime({expr}, '%d/%m/%Y'),"
-        f" try_strptime({expr}, '%Y-%m-%d %H:%M:%S'))::date"
-    )
-
-
 def as_bool(expr: str) -> str:
     return (
         f"case when lower({expr}) in ('true', 't', '1', 'y', 'yes') then true"
         f" when lower({expr}) in ('false', 'f', '0', 'n', 'no') then false end"
     )
-
-
-def nhs_digits(expr: str) -> str:
-    return f"replace(replace({expr}, ' ', ''), '-', '')"
-
-
-def nhs_valid(expr: str) -> str:
-    d = nhs_digits(expr)
-    total = " + ".join(f"{11 - i} * cast(substr({d}, {i}, 1) as integer)" for i in range(1, 10))
-    check = f"(11 - (({total}) % 11)) % 11"
-    return (
-        f"(regexp_full_match({d}, '[0-9]{{10}}') and ({check}) <> 10"
-        f" and ({check}) = cast(substr({d}, 10, 1) as integer))"
-    )
-
-
-def postcode_norm(expr: str) -> str:
-    """Upper case with one space before the three-character inward code."""
-    compact = f"upper(replace({expr}, ' ', ''))"
-    return f"left({compact}, length({compact}) - 3) || ' ' || right({compact}, 3)"
-
-
-def postcode_valid(expr: str) -> str:
-    return f"regexp_full_match(upper(replace({expr}, ' ', '')), '[A-Z]{{1,2}}[0-9][A-Z0-9]?[0-9][A-Z]{{2}}')"
 
 
 def icd10_norm(expr: str) -> str:

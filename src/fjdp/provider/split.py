@@ -199,7 +199,9 @@ class _Splitter:
                 fields = []
                 for f in IDENTIFIER_FIELDS:
                     col = g.columns.get(f)
-                    if col is None:
+                    if f in g.fixed:
+                        fields.append(f"{lit(g.fixed[f])} as {f}")
+                    elif col is None:
                         cast = "date" if f == "date_of_birth" else "varchar"
                         fields.append(f"null::{cast} as {f}")
                     else:

@@ -96,8 +96,10 @@ class PersonGroup(_Frozen):
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     columns: dict[str, str]
+    # Identifier fields known for every row without a column (a mother's sex is F).
+    fixed: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("columns")
+    @field_validator("columns", "fixed")
     @classmethod
     def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(IDENTIFIER_FIELDS))

@@ -82,7 +82,7 @@ class Manifest(BaseModel):
     dataset: str = Field(min_length=1)
     extract_id: str = Field(min_length=1)
     spec_version: str = Field(min_length=1)
-    kind: Literal["file1", "file2"]
+    kind: Literal["file1", "file2", "file3"]
     sender_zone: Zone
     sender_fingerprint: str = Field(pattern=_FINGERPRINT)
     recipient_zone: Zone
@@ -151,8 +151,8 @@ def write_bundle(
     picked up by whoever moves ``out_dir`` to the next zone.
     """
     out_dir = Path(out_dir)
-    if kind not in ("file1", "file2"):
-        raise ValueError(f"kind must be 'file1' or 'file2', not {kind!r}")
+    if kind not in ("file1", "file2", "file3"):
+        raise ValueError(f"kind must be 'file1', 'file2' or 'file3', not {kind!r}")
     if recipient.zone == sender.zone:
         raise RefusedError(
             f"a {sender.zone} zone does not send bundles to another {recipient.zone} zone",

@@ -54,12 +54,12 @@ def _write_index(zone: ZoneKeys, index: dict[str, dict[str, object]]) -> None:
     os.replace(tmp, path)
 
 
-def _peek(bundle: Path) -> tuple[str, str]:
+def _peek(bundle: Path) -> tuple[str, str, str]:
     """Dataset and extract id from a manifest not yet verified: used only to name folders
     and to spot replays; ``read_bundle`` verifies the signature before anything is kept."""
     try:
         raw = json.loads((bundle / "manifest.json").read_text())
-        dataset, extract_id = str(raw["dataset"]), str(raw["extract_id"])
+        dataset, extract_id, kind = str(raw["dataset"]), str(raw["extract_id"]), str(raw["kind"])
     except FileNotFoundError:
         raise InputError(
             "no manifest.json: not a bundle", where=str(bundle), fix="give the bundle folder"
@@ -68,9 +68,11 @@ def _peek(bundle: Path) -> tuple[str, str]:
         raise RefusedError(
             "the manifest is unreadable", where=str(bundle), fix="ask the sender to send it again"
         ) from None
-    if not (_SAFE.match(dataset) and _SAFE.match(extract_id)):
-        raise RefusedError("the manifest names an unsafe dataset or extract id", where=str(bundle))
-    return dataset, extract_id
+    if not (_SAFE.match(dataset) and _SAFE.match(extract_id) and _SAFE.match(kind)):
+        raise RefusedError(
+            "the manifest names an unsafe dataset, extract id or kind", where=str(bundle)
+        )
+    return dataset, extract_id, kind
 
 
 def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
@@ -79,16 +81,17 @@ def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
     try:
         if not bundle.is_dir():
             raise InputError("bundle folder not found", where=str(bundle), fix="check the path")
-        dataset, extract_id = _peek(bundle)
+        dataset, extract_id, kind = _peek(bundle)
         index = received_index(zone)
-        if extract_id in index:
+        key = f"{extract_id}/{kind}"
+        if key in index:
             raise RefusedError(
-                f"extract {extract_id} was already received "
-                f"on {index[extract_id].get('received')}: a replay",
+                f"{kind} of extract {extract_id} was already received "
+                f"on {index[key].get('received')}: a replay",
                 where=str(bundle),
                 fix="ask the provider for a new extract rather than sending this one again",
             )
-        dest = zone.path / "received" / dataset / extract_id
+        dest = zone.path / "received" / dataset / extract_id / kind
         dest.parent.mkdir(parents=True, exist_ok=True)
         manifest = read_bundle(bundle, zone, dest)
     except UserError as exc:
@@ -110,7 +113,7 @@ def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
         "received": log_time(),
         "files": {f.table: f.rows for f in manifest.files},
     }
-    index[manifest.extract_id] = entry
+    index[f"{manifest.extract_id}/{manifest.kind}"] = entry
     _write_index(zone, index)
     log.append(
         AuditEvent(

@@ -1,0 +1,155 @@
+"""``fjdp ttp receive`` and ``fjdp databank receive``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fjdp.cli._common import console
+from fjdp.cli._zone import ZoneDir, actor
+from fjdp.keys import open_zone
+from fjdp.linkage.config import LinkageConfig
+from fjdp.linkage.evaluate import link_files
+from fjdp.linkage.run import link_dataset, load_spine
+from fjdp.transfer.receive import receive
+from fjdp.types import Zone
+
+ttp_app = typer.Typer(
+    help="The trusted third party: receive File 1s, load the spine, link, send File 3s.",
+    no_args_is_help=True,
+)
+databank_app = typer.Typer(help="The databank: receive File 2s and File 3s.", no_args_is_help=True)
+
+BundleArg = Annotated[
+    Path, typer.Argument(help="A bundle folder (to-ttp/ or to-databank/ of a split).")
+]
+
+
+def _receive(bundle: Path, zone: Path, kind: Zone) -> None:
+    keys = open_zone(zone, kind)
+    got = receive(bundle, keys, actor=actor())
+    m = got.manifest
+    rows = ", ".join(f"{f.table} {f.rows:,}" for f in m.files)
+    console.print(
+        f"Received {m.kind} of {m.dataset} extract {m.extract_id} ({rows}) into {got.path}"
+    )
+
+
+@ttp_app.command("receive")
+def ttp_receive(bundle: BundleArg, zone: ZoneDir) -> None:
+    """Verify and store a File 1 bundle sent by a provider."""
+    _receive(bundle, zone, Zone.TTP)
+
+
+@databank_app.command("receive")
+def databank_receive(bundle: BundleArg, zone: ZoneDir) -> None:
+    """Verify and store a File 2 bundle sent by a provider."""
+    _receive(bundle, zone, Zone.DATABANK)
+
+
+EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
+AcceptOpt = Annotated[
+    float, typer.Option("--accept", help="PROB_ACCEPT at or above this match probability.")
+]
+PossibleOpt = Annotated[float, typer.Option("--possible", help="PROB_POSSIBLE at or above this.")]
+SplinkOnlyOpt = Annotated[
+    bool, typer.Option("--splink-only", help="Skip the deterministic steps (for comparison).")
+]
+
+
+def _config(engine: str, accept: float, possible: float, splink_only: bool) -> LinkageConfig:
+    if engine == "spark":
+        from fjdp.errors import UsageError
+
+        raise UsageError(
+            "the Spark engine is not available in this version", fix="use --engine duckdb"
+        )
+    return LinkageConfig(
+        accept=accept, possible=possible, engine="duckdb", deterministic=not splink_only
+    )
+
+
+@ttp_app.command("load-spine")
+def ttp_load_spine(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="The register export (a folder with people.parquet and addresses.parquet)"
+            " or a flat spine file."
+        ),
+    ],
+    zone: ZoneDir,
+) -> None:
+    """Load the population spine (the demographic register) into the TTP zone."""
+    keys = open_zone(zone, Zone.TTP)
+    n = load_spine(keys, source, actor=actor())
+    console.print(f"Loaded a spine of {n:,} people into {keys.path / 'spine'}")
+
+
+@ttp_app.command("link")
+def ttp_link(
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="The dataset whose latest File 1 to link.")
+    ],
+    zone: ZoneDir,
+    engine: EngineOpt = "duckdb",
+    accept: AcceptOpt = 0.90,
+    possible: PossibleOpt = 0.50,
+    splink_only: SplinkOnlyOpt = False,
+) -> None:
+    """Link the latest File 1 of a dataset to the spine; seal File 3 to the databank."""
+    keys = open_zone(zone, Zone.TTP)
+    run = link_dataset(
+        keys,
+        dataset,
+        databank=keys.trusted(Zone.DATABANK),
+        actor=actor(),
+        cfg=_config(engine, accept, possible, splink_only),
+        say=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(run.counts.items()))
+    console.print(f"Linked {dataset} extract {run.extract_id}: {counts} ({run.seconds:.1f} s)")
+    console.print(f"Report: {run.run_dir / 'report.html'}")
+    console.print(f"File 3 for the databank: {run.file3_bundle}")
+
+
+@ttp_app.command("link-files")
+def ttp_link_files(
+    spine: Annotated[
+        Path,
+        typer.Option(
+            "--spine",
+            help="CSV or Parquet: person_id, nhs_number, forenames, surname, dob, sex, postcode.",
+        ),
+    ],
+    records: Annotated[
+        Path,
+        typer.Option(
+            "--records",
+            help="CSV or Parquet: record_id, nhs_number, forenames, surname, dob, sex, postcode.",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Output .parquet or .csv: record_id, person_id, link_status, link_score."
+        ),
+    ],
+    engine: EngineOpt = "duckdb",
+    accept: AcceptOpt = 0.90,
+    possible: PossibleOpt = 0.50,
+    splink_only: SplinkOnlyOpt = False,
+) -> None:
+    """The evaluation route: link flat records to a flat spine with the same cascade and model."""
+    result = link_files(
+        spine,
+        records,
+        out,
+        _config(engine, accept, possible, splink_only),
+        say=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(result.counts.items()))
+    console.print(f"Linked {result.records:,} records in {result.seconds:.1f} s: {counts}")
+    console.print(f"Wrote {result.out}")

@@ -1,0 +1,55 @@
+"""SQL expression builders shared by the zones (DuckDB dialect).
+
+Parsing and normalising identifiers the same way at the provider (validation) and at
+the trusted third party (standardisation) keeps what is checked and what is linked on
+one definition.
+"""
+
+from __future__ import annotations
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """A quoted SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def as_date(expr: str) -> str:
+    """ISO dates, and the day-first form common in UK extracts; NULL if neither."""
+    return (
+        f"coalesce(try_strptime({expr}, '%Y-%m-%d'), try_strptime({expr}, '%d/%m/%Y'),"
+        f" try_strptime({expr}, '%Y-%m-%d %H:%M:%S'))::date"
+    )
+
+
+def nhs_digits(expr: str) -> str:
+    return f"replace(replace({expr}, ' ', ''), '-', '')"
+
+
+def nhs_valid(expr: str) -> str:
+    """True for ten digits whose last is the modulus-11 check digit of the first nine."""
+    d = nhs_digits(expr)
+    # try_cast: SQL's AND does not short-circuit, so a short value reaches the casts
+    total = " + ".join(f"{11 - i} * try_cast(substr({d}, {i}, 1) as integer)" for i in range(1, 10))
+    check = f"(11 - (({total}) % 11)) % 11"
+    return (
+        f"(regexp_full_match({d}, '[0-9]{{10}}') and ({check}) <> 10"
+        f" and ({check}) = try_cast(substr({d}, 10, 1) as integer))"
+    )
+
+
+def postcode_valid(expr: str) -> str:
+    return (
+        f"regexp_full_match(upper(replace({expr}, ' ', '')),"
+        " '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')"
+    )
+
+
+def postcode_norm(expr: str) -> str:
+    """Upper case with one space before the three-character inward code."""
+    compact = f"upper(replace({expr}, ' ', ''))"
+    return f"left({compact}, length({compact}) - 3) || ' ' || right({compact}, 3)"
