@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo test test-all check fix bench-synth bench-split clean
+.PHONY: help venv demo test test-all check fix bench-synth bench-linkage bench-split clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -27,6 +27,7 @@ help: ## list the targets
 	@echo "  make check        ruff lint + format check, mypy, import contracts"
 	@echo "  make fix          ruff format and ruff check --fix"
 	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
+	@echo "  make bench-linkage  time, memory and accuracy of linkage at 300k and 3.2M people"
 	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
@@ -63,6 +64,9 @@ check: venv
 fix: venv
 	$(VENV)/bin/ruff format $(CHECK_PATHS)
 	$(VENV)/bin/ruff check --fix $(CHECK_PATHS)
+
+bench-linkage: venv
+	$(PY) benchmarks/bench_linkage.py $(BENCH_ARGS)
 
 bench-synth: venv
 	$(PY) benchmarks/bench_synth.py $(BENCH_ARGS)

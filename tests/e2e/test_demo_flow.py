@@ -198,3 +198,41 @@ def test_a_bundle_for_the_databank_is_refused_by_the_ttp(
     bundle = next((demo / "provider" / "outbox").glob("deaths-*/to-databank"))
     assert main(["ttp", "receive", str(bundle), "--zone", str(demo / "ttp")]) == 5
     assert "databank" in capsys.readouterr().err
+
+
+def test_file3_holds_only_its_columns_and_reaches_the_databank(demo: Path) -> None:
+    from fjdp.linkage.run import FILE3_COLUMNS
+
+    files = list((demo / "databank" / "received").glob("*/*/file3/file3.parquet"))
+    assert len(files) == len(all_specs())
+    for f in files:
+        assert tuple(pq.ParquetFile(f).schema_arrow.names) == FILE3_COLUMNS
+
+
+def test_alf_is_stable_for_a_person_across_datasets(demo: Path) -> None:
+    # File 3 at the databank: one alf per spine person, whatever the dataset
+    ttp_links = duckdb.connect()
+    by_person = ttp_links.execute(
+        f"""select l.pid, count(distinct f.alf) from read_parquet('{demo}/ttp/linkage/*/links.parquet') l
+            join read_parquet('{demo}/databank/received/*/*/file3/file3.parquet') f on f.system_id = l.uid
+            where l.pid is not null group by 1 having count(distinct f.alf) > 1"""
+    ).fetchall()
+    multi = ttp_links.execute(
+        f"""select count(*) from (select l.pid from read_parquet('{demo}/ttp/linkage/*/links.parquet') l
+            where l.pid is not null group by 1 having count(distinct l.uid) > 1)"""
+    ).fetchall()[0][0]
+    ttp_links.close()
+    assert by_person == []
+    assert multi > 100  # many people appear in several datasets
+
+
+def test_linkage_reports_reconcile_with_the_runs(demo: Path) -> None:
+    from fjdp.disclosure.protect import protect
+
+    for summary_path in (demo / "ttp" / "linkage").glob("*/summary.json"):
+        summary = json.loads(summary_path.read_text())
+        report = json.loads((summary_path.parent / "report.json").read_text())
+        assert report["by_status"] == {k: protect(v) for k, v in sorted(summary["by_status"].items())}
+        assert report["records"] == protect(summary["records"])
+        assert (summary_path.parent / "report.html").read_text().startswith("<!doctype html>")
+        assert (summary_path.parent / "model.json").exists()

@@ -18,7 +18,7 @@ class LinkageConfig:
     deterministic: bool = True  # False: Splink alone, for comparison
     seed: int = 1
     u_max_pairs: float = 1e6
-    em_max_records: int = 200_000
+    em_max_records: int = 100_000  # records the model is trained on (a random sample beyond)
     memory_limit: str = "6GB"
 
     def __post_init__(self) -> None:

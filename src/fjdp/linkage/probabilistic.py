@@ -167,6 +167,16 @@ def score(
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     db_api = DuckDBAPI(connection=con)
+    # Train on the whole extract, or a random sample of it when it is large: the sample
+    # stands for every record (not only those left by the deterministic steps), so the
+    # prior is right, and training time stays bounded.
+    n = int(con.execute(f"select count(*) from {records_table}").fetchall()[0][0])
+    if n > cfg.em_max_records:
+        con.execute(
+            f"create or replace table records_sample as select * from {records_table}"
+            f" using sample reservoir({cfg.em_max_records} rows) repeatable ({cfg.seed})"
+        )
+        records_table = "records_sample"
     rec = db_api.register(records_table, table_name=RECORDS)
     spn = db_api.register(spine_table, table_name=SPINE)
     linker = Linker([rec, spn], settings(), log_level=logging.ERROR)

@@ -20,11 +20,12 @@ TITLES = ("MR", "MRS", "MS", "MISS", "MX", "DR", "MASTER", "PROF", "REV", "SIR",
 
 def clean_name(expr: str) -> str:
     """Letters and single spaces only, upper case, titles dropped."""
-    up = f"upper(coalesce({expr}, ''))"
+    up = f"upper(strip_accents(coalesce({expr}, '')))"
     letters = f"regexp_replace(regexp_replace({up}, '''', '', 'g'), '[^A-Z]+', ' ', 'g')"
     spaced = f"trim({letters})"
     titles = "|".join(TITLES)
-    return f"nullif(trim(regexp_replace({spaced}, '^(({titles}) )+', '')), '')"
+    # the trailing space lets a title standing alone ("MR") go too
+    return f"nullif(trim(regexp_replace({spaced} || ' ', '^(({titles}) )+', '')), '')"
 
 
 def first_token(expr: str) -> str:

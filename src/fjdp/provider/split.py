@@ -72,10 +72,20 @@ def new_extract_id(dataset: str) -> str:
     return f"{dataset}-{stamp}-{secrets.token_hex(4)}"
 
 
-def system_ids(n: int) -> pa.Array:
-    """``n`` random 128-bit ids as hex: never derived from any identifier."""
-    raw = os.urandom(16 * n).hex().encode()
-    return pa.array(np.frombuffer(raw, dtype="S32").astype(str), type=pa.string())
+def system_ids(n: int, block: int = 1_000_000) -> pa.ChunkedArray:
+    """``n`` random 128-bit ids as 32 hex characters: never derived from any identifier.
+
+    Built straight into Arrow string buffers a block at a time (no Python strings), so ten
+    million ids cost their 320 MB and little more."""
+    chunks = []
+    for start in range(0, n, block):
+        k = min(block, n - start)
+        data = os.urandom(16 * k).hex().encode("ascii")
+        offsets = np.arange(0, 32 * k + 1, 32, dtype=np.int32)
+        chunks.append(
+            pa.StringArray.from_buffers(k, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+        )
+    return pa.chunked_array(chunks, type=pa.string())
 
 
 def _ref_name(column: str) -> str:
@@ -101,7 +111,8 @@ class _Splitter:
         self.say = progress
         self.con = duckdb.connect()
         (work / "duckdb-tmp").mkdir(parents=True, exist_ok=True)
-        self.con.execute("set memory_limit = '1GB'")
+        # bounded below the 1.5 GiB a 10-million-row split may use in all
+        self.con.execute("set memory_limit = '700MB'")
         self.con.execute("set threads = 2")
         self.con.execute(f"set temp_directory = {lit(str(work / 'duckdb-tmp'))}")
         self.con.execute("set preserve_insertion_order = false")
@@ -177,7 +188,10 @@ class _Splitter:
         """Random ids for every accepted row (and every person in it)."""
         rows = self.con.execute(f"select _row from acc_{t.name} order by _row").fetchnumpy()["_row"]
         n = len(rows)
-        cols = {"_row": pa.array(rows, type=pa.int64()), "system_id": system_ids(n)}
+        cols: dict[str, pa.Array | pa.ChunkedArray] = {
+            "_row": pa.array(rows, type=pa.int64()),
+            "system_id": system_ids(n),
+        }
         for g in _group_id_columns(t):
             if g != "system_id":
                 cols[g] = system_ids(n)
