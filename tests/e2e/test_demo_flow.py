@@ -232,7 +232,9 @@ def test_linkage_reports_reconcile_with_the_runs(demo: Path) -> None:
     for summary_path in (demo / "ttp" / "linkage").glob("*/summary.json"):
         summary = json.loads(summary_path.read_text())
         report = json.loads((summary_path.parent / "report.json").read_text())
-        assert report["by_status"] == {k: protect(v) for k, v in sorted(summary["by_status"].items())}
+        assert report["by_status"] == {
+            k: protect(v) for k, v in sorted(summary["by_status"].items())
+        }
         assert report["records"] == protect(summary["records"])
         assert (summary_path.parent / "report.html").read_text().startswith("<!doctype html>")
         assert (summary_path.parent / "model.json").exists()

@@ -25,9 +25,7 @@ def _spine_rows(con: duckdb.DuckDBPyConnection, w: Path) -> None:
     con.execute(f"create view people as select * from read_parquet('{w}/spine/people.parquet')")
     con.execute(f"create view addr as select * from read_parquet('{w}/spine/addresses.parquet')")
     con.execute(f"create view tp as select * from read_parquet('{w}/truth/people.parquet')")
-    con.execute(
-        "create view cur as select person_id, postcode from addr where to_date is null"
-    )
+    con.execute("create view cur as select person_id, postcode from addr where to_date is null")
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +46,57 @@ def cases(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) -
         "from people p join cur c using (person_id) where date_of_birth < date '1990-01-01' "
         "and date_of_death is null order by person_id limit 1 offset 100"
     ).fetchall()[0]
-    add("strong", {"nhs_number": p[1], "forenames": p[2][:-1] + "X", "surname": p[3], "dob": str(p[4]),
-                   "sex": p[5], "postcode": None}, "DET_STRONG_ID", p[0])
+    add(
+        "strong",
+        {
+            "nhs_number": p[1],
+            "forenames": p[2][:-1] + "X",
+            "surname": p[3],
+            "dob": str(p[4]),
+            "sex": p[5],
+            "postcode": None,
+        },
+        "DET_STRONG_ID",
+        p[0],
+    )
     mover = con.execute(
         """select p.person_id, forename1, surname, date_of_birth, sex, a.postcode from people p
            join addr a using (person_id) where a.to_date is not null and date_of_death is null
            and a.postcode not in (select postcode from addr a2 where a2.person_id = p.person_id and a2.to_date is null)
            order by person_id limit 1 offset 50"""
     ).fetchall()[0]
-    add("old_postcode", {"nhs_number": None, "forenames": mover[1], "surname": mover[2], "dob": str(mover[3]),
-                         "sex": mover[4], "postcode": mover[5]}, "DET_DEMOG", mover[0])
+    add(
+        "old_postcode",
+        {
+            "nhs_number": None,
+            "forenames": mover[1],
+            "surname": mover[2],
+            "dob": str(mover[3]),
+            "sex": mover[4],
+            "postcode": mover[5],
+        },
+        "DET_DEMOG",
+        mover[0],
+    )
     nick = con.execute(
         """select p.person_id, forename1, surname, date_of_birth, sex, c.postcode from people p
            join cur c using (person_id) where forename1 = 'ELIZABETH' and day(date_of_birth) <= 12
            and day(date_of_birth) <> month(date_of_birth) and date_of_death is null order by person_id limit 1"""
     ).fetchall()[0]
     swapped = f"{nick[3].year}-{nick[3].day:02d}-{nick[3].month:02d}"
-    add("nickname_swapped", {"nhs_number": None, "forenames": "Liz", "surname": nick[2], "dob": swapped,
-                             "sex": nick[4], "postcode": nick[5]}, "PROB_ACCEPT", nick[0])
+    add(
+        "nickname_swapped",
+        {
+            "nhs_number": None,
+            "forenames": "Liz",
+            "surname": nick[2],
+            "dob": swapped,
+            "sex": nick[4],
+            "postcode": nick[5],
+        },
+        "PROB_ACCEPT",
+        nick[0],
+    )
     twins = con.execute(
         """select a.person_id, a.forename1, b.person_id, b.forename1, a.surname, a.date_of_birth, a.sex, c.postcode
            from tp ta join tp tb on ta.mother_id = tb.mother_id and ta.date_of_birth = tb.date_of_birth
@@ -75,32 +106,82 @@ def cases(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) -
            where a.forename1 <> b.forename1 and a.surname = b.surname and a.sex = b.sex
            order by a.person_id limit 1"""
     ).fetchall()[0]
-    add("twin_a", {"nhs_number": None, "forenames": twins[1], "surname": twins[4], "dob": str(twins[5]),
-                   "sex": twins[6], "postcode": twins[7]}, "LINKED", twins[0])
-    add("twin_stranger", {"nhs_number": None, "forenames": "ZEBEDEE", "surname": twins[4], "dob": str(twins[5]),
-                          "sex": twins[6], "postcode": twins[7]}, "NOT", None)
+    add(
+        "twin_a",
+        {
+            "nhs_number": None,
+            "forenames": twins[1],
+            "surname": twins[4],
+            "dob": str(twins[5]),
+            "sex": twins[6],
+            "postcode": twins[7],
+        },
+        "LINKED",
+        twins[0],
+    )
+    add(
+        "twin_stranger",
+        {
+            "nhs_number": None,
+            "forenames": "ZEBEDEE",
+            "surname": twins[4],
+            "dob": str(twins[5]),
+            "sex": twins[6],
+            "postcode": twins[7],
+        },
+        "NOT",
+        None,
+    )
     child = con.execute(
         """select p.person_id, p.forename1, p.surname, p.date_of_birth, p.sex, c.postcode from people p
            join cur c using (person_id) join tp t using (person_id)
            where t.kind = 2 and p.date_of_birth > date '2000-01-01' order by p.person_id limit 1 offset 7"""
     ).fetchall()[0]
     older = child[3].replace(year=child[3].year - 28)
-    add("relative_off_spine", {"nhs_number": None, "forenames": child[1], "surname": child[2], "dob": str(older),
-                               "sex": child[4], "postcode": child[5]}, "NOT", None)
+    add(
+        "relative_off_spine",
+        {
+            "nhs_number": None,
+            "forenames": child[1],
+            "surname": child[2],
+            "dob": str(older),
+            "sex": child[4],
+            "postcode": child[5],
+        },
+        "NOT",
+        None,
+    )
     # Two spine people who cannot be told apart (a duplicate registration).
     spine = tmp / "spine"
     shutil.copytree(w / "spine", spine)
     people = pq.read_table(spine / "people.parquet")
     twin_row = people.filter(pa.compute.equal(people["person_id"], p[0]))
-    dup = twin_row.set_column(0, "person_id", pa.array([10**9], type=people.schema.field("person_id").type))
+    dup = twin_row.set_column(
+        0, "person_id", pa.array([10**9], type=people.schema.field("person_id").type)
+    )
     dup = dup.set_column(1, "nhs_number", pa.array([None], type=pa.string()))
     pq.write_table(pa.concat_tables([people, dup]), spine / "people.parquet")
     addrs = pq.read_table(spine / "addresses.parquet")
     a_row = addrs.filter(pa.compute.equal(addrs["person_id"], p[0]))
-    a_dup = a_row.set_column(0, "person_id", pa.array([10**9] * a_row.num_rows, type=addrs.schema.field("person_id").type))
+    a_dup = a_row.set_column(
+        0,
+        "person_id",
+        pa.array([10**9] * a_row.num_rows, type=addrs.schema.field("person_id").type),
+    )
     pq.write_table(pa.concat_tables([addrs, a_dup]), spine / "addresses.parquet")
-    add("indistinguishable", {"nhs_number": None, "forenames": p[2], "surname": p[3], "dob": str(p[4]),
-                              "sex": p[5], "postcode": p[6]}, "MULTIPLE", None)
+    add(
+        "indistinguishable",
+        {
+            "nhs_number": None,
+            "forenames": p[2],
+            "surname": p[3],
+            "dob": str(p[4]),
+            "sex": p[5],
+            "postcode": p[6],
+        },
+        "MULTIPLE",
+        None,
+    )
     # The world's own family-court records, for training volume and for accuracy.
     court = con.sql(
         f"""select person_ref as record_id, nhs_number, concat_ws(' ', forename, middle_names) as forenames,
@@ -115,7 +196,15 @@ def cases(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) -
     out = tmp / "links.parquet"
     result = link_files(spine, records, out, LinkageConfig())
     con.close()
-    return {"result": result, "out": out, "expect": expect, "spine": spine, "records": records, "world": w, "tmp": tmp}
+    return {
+        "result": result,
+        "out": out,
+        "expect": expect,
+        "spine": spine,
+        "records": records,
+        "world": w,
+        "tmp": tmp,
+    }
 
 
 def _links(path: Path) -> dict[str, tuple[str, str | None, float]]:
@@ -124,7 +213,16 @@ def _links(path: Path) -> dict[str, tuple[str, str | None, float]]:
 
 
 @pytest.mark.parametrize(
-    "case", ["strong", "old_postcode", "nickname_swapped", "twin_a", "twin_stranger", "relative_off_spine", "indistinguishable"]
+    "case",
+    [
+        "strong",
+        "old_postcode",
+        "nickname_swapped",
+        "twin_a",
+        "twin_stranger",
+        "relative_off_spine",
+        "indistinguishable",
+    ],
 )
 def test_each_step_assigns_the_status_it_should(cases: dict[str, object], case: str) -> None:
     links = _links(cases["out"])  # type: ignore[arg-type]
@@ -160,8 +258,12 @@ def test_precision_and_recall_on_the_worlds_court_records(cases: dict[str, objec
 
 def test_thresholds_move_records_between_statuses(cases: dict[str, object]) -> None:
     tmp: Path = cases["tmp"]  # type: ignore[assignment]
-    strict = link_files(cases["spine"], cases["records"], tmp / "strict.parquet",  # type: ignore[arg-type]
-                        LinkageConfig(accept=0.9999999, possible=0.5))
+    strict = link_files(
+        cases["spine"],
+        cases["records"],
+        tmp / "strict.parquet",  # type: ignore[arg-type]
+        LinkageConfig(accept=0.9999999, possible=0.5),
+    )
     base = cases["result"].counts  # type: ignore[attr-defined]
     assert strict.counts.get("PROB_ACCEPT", 0) < base.get("PROB_ACCEPT", 0)
     assert strict.counts.get("PROB_POSSIBLE", 0) > base.get("PROB_POSSIBLE", 0)

@@ -44,7 +44,13 @@ def test_clean_name(raw: str | None, clean: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "std"),
-    [("cf103at", "CF10 3AT"), ("CF10  3AT", "CF10 3AT"), ("sw1a 1aa", "SW1A 1AA"), ("12345", None), (None, None)],
+    [
+        ("cf103at", "CF10 3AT"),
+        ("CF10  3AT", "CF10 3AT"),
+        ("sw1a 1aa", "SW1A 1AA"),
+        ("12345", None),
+        (None, None),
+    ],
 )
 def test_postcode(raw: str | None, std: str | None) -> None:
     value = "null" if raw is None else f"'{raw}'"
@@ -65,8 +71,12 @@ def test_sex() -> None:
 def test_nicknames_keep_every_name_they_may_stand_for() -> None:
     con = duckdb.connect()
     load_nicknames(con)
-    con.execute("create table t as select * from (values ('NELL'), ('HELEN'), ('GAZ'), ('GARY'), ('ZYX')) v(fn1)")
-    rows = dict(con.execute(f"select fn1, fn_alts from ({with_canonical_forename('t')})").fetchall())
+    con.execute(
+        "create table t as select * from (values ('NELL'), ('HELEN'), ('GAZ'), ('GARY'), ('ZYX')) v(fn1)"
+    )
+    rows = dict(
+        con.execute(f"select fn1, fn_alts from ({with_canonical_forename('t')})").fetchall()
+    )
     assert "HELEN" in rows["NELL"] and "NELL" in rows["NELL"]
     assert set(rows["NELL"]) & set(rows["HELEN"])
     assert set(rows["GAZ"]) & set(rows["GARY"])
