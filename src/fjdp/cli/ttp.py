@@ -6,13 +6,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from fjdp.cli._common import console
 from fjdp.cli._zone import ZoneDir, actor
 from fjdp.keys import open_zone
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.evaluate import link_files
-from fjdp.linkage.run import link_dataset, load_spine
+from fjdp.linkage.review import (
+    LABELS,
+    Decision,
+    Item,
+    false_match_estimate,
+    pending,
+    record_decision,
+)
+from fjdp.linkage.run import latest_file1, link_dataset, load_spine
 from fjdp.transfer.receive import receive
 from fjdp.types import Zone
 
@@ -21,6 +30,46 @@ ttp_app = typer.Typer(
     no_args_is_help=True,
 )
 databank_app = typer.Typer(help="The databank: receive File 2s and File 3s.", no_args_is_help=True)
+
+
+def review_table(item: Item) -> Table:
+    """The record and the spine person side by side, with what agrees."""
+    t = Table(title=f"{item.status} (match probability {item.score:.3f})")
+    for col in ("field", "record", "spine person", ""):
+        t.add_column(col)
+    marks = {
+        "agrees": "[green]agrees[/green]",
+        "differs": "[red]differs[/red]",
+        "missing": "[dim]missing[/dim]",
+    }
+    for f, how in item.agreement().items():
+        t.add_row(
+            LABELS[f], str(item.record.get(f) or ""), str(item.person.get(f) or ""), marks[how]
+        )
+
+    return t
+
+
+def read_decisions(path: Path) -> dict[str, Decision]:
+    import csv
+
+    from fjdp.errors import InputError
+
+    out: dict[str, Decision] = {}
+    try:
+        with path.open(newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=1):
+                try:
+                    out[row["uid"]] = Decision(row["decision"].strip().lower())
+                except (KeyError, ValueError):
+                    raise InputError(
+                        "each row needs uid and decision (match or non-match)",
+                        where=f"{path}, row {n}",
+                    ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
+    return out
+
 
 BundleArg = Annotated[
     Path, typer.Argument(help="A bundle folder (to-ttp/ or to-databank/ of a split).")
@@ -153,3 +202,60 @@ def ttp_link_files(
     counts = ", ".join(f"{k} {v:,}" for k, v in sorted(result.counts.items()))
     console.print(f"Linked {result.records:,} records in {result.seconds:.1f} s: {counts}")
     console.print(f"Wrote {result.out}")
+
+
+@ttp_app.command("review")
+def ttp_review(
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="The dataset whose latest run to review.")
+    ],
+    zone: ZoneDir,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions", help="CSV of uid,decision (match or non-match) instead of asking."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Review at most this many now.")] = 20,
+) -> None:
+    """Clerical review: see each queued link side by side and decide match or non-match.
+
+    Decisions change statuses in the next `fjdp ttp link` of the dataset and give the
+    run's estimated false-match rate."""
+    keys = open_zone(zone, Zone.TTP)
+    extract_id, _ = latest_file1(keys, dataset)
+    run_dir = keys.path / "linkage" / extract_id
+    items = pending(run_dir, keys.path)
+    given: dict[str, Decision] = {}
+    if decisions is not None:
+        given = read_decisions(decisions)
+    done = 0
+    for item in items:
+        if done >= limit:
+            break
+        if decisions is not None:
+            if item.uid not in given:
+                continue
+            choice: Decision | None = given[item.uid]
+        else:
+            console.print(review_table(item))
+            answer = (
+                typer.prompt("[m]atch, [n]on-match, [s]kip, [q]uit", default="s").strip().lower()
+            )
+            if answer.startswith("q"):
+                break
+            choice = {"m": Decision.MATCH, "n": Decision.NON_MATCH}.get(answer[:1])
+        if choice is None:
+            continue
+        record_decision(keys.path, item, choice, reviewer=actor(), extract_id=extract_id)
+        done += 1
+    left = len(pending(run_dir, keys.path))
+    est = false_match_estimate(run_dir, keys.path)
+    rate = (
+        "not yet estimated" if est["false_match_rate"] is None else f"{est['false_match_rate']:.1%}"
+    )
+    console.print(
+        f"Recorded {done} decisions; {left} left in the queue. Estimated false-match rate among "
+        f"accepted links: {rate} ({est['reviewed']} reviewed). "
+        "Re-run `fjdp ttp link` to apply them."
+    )

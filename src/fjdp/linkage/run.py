@@ -23,6 +23,7 @@ from fjdp.linkage.cascade import run_cascade
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.fields import alf_table
 from fjdp.linkage.report import build_report
+from fjdp.linkage.review import apply_decisions, false_match_estimate, write_queue
 from fjdp.linkage.session import connect, load_records_table, load_spine_table
 from fjdp.linkage.spine import build_spine
 from fjdp.sql import lit
@@ -149,6 +150,14 @@ def link_dataset(
         result = run_cascade(
             con, cfg, model_out=run_dir / "model.json", say=lambda m: say(f"{dataset}: {m}")
         )
+        changed = apply_decisions(con, zone.path)
+        if changed:
+            say(f"{dataset}: {changed} links changed by clerical review")
+            result.counts = {
+                k: int(v)
+                for k, v in con.execute("select status, count(*) from links group by 1").fetchall()
+            }
+        queued = write_queue(con, run_dir, cfg.seed)
         pids = con.execute(
             "select distinct l.pid, s.address_id from links l join sp_full s on s.uid = l.pid where l.pid is not null"
         ).fetchall()
@@ -201,8 +210,15 @@ def link_dataset(
         "records": n,
         "by_status": result.counts,
         "pairs_scored": result.pairs_scored,
+        "review_queue": queued,
+        "changed_by_review": changed,
+        "false_match": false_match_estimate(run_dir, zone.path),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report_path = run_dir / "report.json"
+    report = json.loads(report_path.read_text())
+    report["clerical_review"] = summary["false_match"]  # a rate and counts of reviews, no persons
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
     bundle = zone.path / "outbox" / extract_id / "file3"
     if bundle.exists():
         shutil.rmtree(bundle)
