@@ -84,7 +84,8 @@ def run_cascade(
     con.execute(
         "create or replace table rec_open as select * from rec where uid not in (select uid from links)"
     )
-    run = score(con, "rec", "sp", cfg, open_table="rec_open", model_out=model_out)
+    run = score(con, "rec", "sp", cfg, open_table="rec_open", model_out=model_out, say=say)
+    say("choosing the best candidate per record")
     # The guard, then the best two spine people per record still open.
     con.execute(
         f"""create or replace temp table ranked as

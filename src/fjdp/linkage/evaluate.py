@@ -44,17 +44,23 @@ def link_files(
     say: Callable[[str], None] = lambda _m: None,
 ) -> LinkFilesResult:
     t0 = time.perf_counter()
+    report = say
+
+    def timed(message: str) -> None:
+        """Every step with the time since the start."""
+        report(f"[{time.perf_counter() - t0:6.1f} s] {message}")
+
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise OutputError("--out must end in .parquet or .csv", where=str(out))
     work = Path(tempfile.mkdtemp(prefix="fjdp-link-"))
     try:
         con = connect(cfg, work / "duckdb")
-        say("standardising the spine")
+        timed("standardising the spine")
         build_spine(con, spine, work / "spine.parquet")
         load_spine_table(con, work / "spine.parquet")
         rel = read_any(records)
         require_columns(con, rel, RECORD_COLUMNS, records)
-        say("standardising the records")
+        timed("standardising the records")
         n = load_records_table(
             con,
             rel,
@@ -66,7 +72,7 @@ def link_files(
             sex="sex",
             postcode="postcode",
         )
-        result = run_cascade(con, cfg, say=say)
+        result = run_cascade(con, cfg, say=timed)
         fmt = "parquet" if out.suffix.lower() == ".parquet" else "csv, header"
         tmp = out.with_name(f".{out.name}.partial")
         out.parent.mkdir(parents=True, exist_ok=True)

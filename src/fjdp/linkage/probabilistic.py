@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,23 @@ from fjdp.linkage.config import LinkageConfig
 
 RECORDS, SPINE = "records", "spine"
 
+# Each rule names a way a true match can still agree exactly. Common Welsh surnames
+# (JONES, WILLIAMS, DAVIES are each about one person in twenty) make a rule on surname
+# and forename alone produce thousands of candidates per record on a national spine, so
+# such rules also ask for the year of birth, or apply only where a date of birth is
+# missing.
 BLOCKING_RULES = (
     "l.nhs = r.nhs",
     "l.dob = r.dob and l.sex = r.sex",
-    "l.sn = r.sn and l.fn1 = r.fn1",
+    "l.sn = r.sn and l.fn1 = r.fn1 and (l.dob is null or r.dob is null)",
+    "l.sn = r.sn and l.fn1 = r.fn1 and year(l.dob) = year(r.dob)",
     "l.pc = r.pc and l.sn = r.sn",
     "l.pc = r.pc and l.fn_canon = r.fn_canon",
-    "l.sn = r.sn and year(l.dob) = year(r.dob)",
+    "l.sn = r.sn and year(l.dob) = year(r.dob) and month(l.dob) = month(r.dob)",
+    "l.sn = r.sn and year(l.dob) = year(r.dob) and left(l.fn1, 1) = left(r.fn1, 1)",
     "l.fn_canon = r.fn_canon and l.dob = r.dob",
     "l.fn1 = r.fn1 and year(l.dob) = year(r.dob) and month(l.dob) = month(r.dob)",
-    "l.sn_birth = r.sn and l.fn1 = r.fn1",
+    "l.sn_birth = r.sn and l.fn1 = r.fn1 and year(l.dob) = year(r.dob)",
     "strftime(l.dob, '%Y-%d-%m') = strftime(r.dob, '%Y-%m-%d') and l.fn1 = r.fn1",
 )
 
@@ -143,8 +151,7 @@ def settings() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class SplinkRun:
-    """Scored candidate pairs (table ``pairs``: uid, pid, weight, probability, and each
-    comparison's match weight mw_*),
+    """Scored candidate pairs (table ``pairs``: uid, pid, weight, probability),
     and the trained model as Splink's JSON."""
 
     model: dict[str, Any]
@@ -159,6 +166,7 @@ def score(
     *,
     open_table: str,
     model_out: Path | None = None,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> SplinkRun:
     """Train on every record of ``records_table`` against ``spine_table`` and score the
     blocked pairs; leave them in table ``pairs`` on ``con``."""
@@ -184,11 +192,26 @@ def score(
         ["l.nhs = r.nhs and l.dob = r.dob", "l.sn = r.sn and l.fn1 = r.fn1 and l.dob = r.dob"],
         recall=0.8,
     )
+    say("training: u by random sampling")
     linker.training.estimate_u_using_random_sampling(max_pairs=cfg.u_max_pairs, seed=cfg.seed)
+    say("training: m by expectation maximisation")
+    # Splink sizes the EM sample from a probe of the records on each side; probing every
+    # record of a national spine costs minutes, and a 100k-person probe is plenty.
+    n_spine = int(con.execute(f"select count(*) from {spine_table}").fetchall()[0][0])
+    probe = min(1.0, 100_000 / max(n_spine, 1))
+    notes: list[str] = []
     for rule in ("l.dob = r.dob", "l.sn = r.sn and l.fn1 = r.fn1"):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=2e6, record_sample_proportion=1.0
-        )
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=2e6, record_sample_proportion=probe
+            )
+        except ValueError as exc:
+            # EM can drive the m of a level never seen among matches below what float64
+            # holds; Splink then refuses the value. Keep the other session's estimates.
+            if "below the minimum allowed" not in str(exc):
+                raise
+            notes.append(f"EM blocked on {rule!r} skipped: an m probability underflowed")
+            say(notes[-1])
     # Score only the records the deterministic steps left, with the model trained above.
     model = linker.misc.save_model_to_json(overwrite=True)
     scorer = Linker(
@@ -196,15 +219,17 @@ def score(
         model,
         log_level=logging.ERROR,
     )
+    say("scoring the blocked pairs")
     predictions = scorer.inference.predict(threshold_match_probability=0.05)
     con.execute(
         f"""create or replace table pairs as
         select case when source_dataset_l = '{SPINE}' then uid_r else uid_l end as uid,
                case when source_dataset_l = '{SPINE}' then uid_l else uid_r end as pid,
-               match_weight as weight, match_probability as probability,
-               mw_nhs, mw_forename, mw_surname, mw_dob, mw_sex, mw_postcode
+               match_weight as weight, match_probability as probability
         from {predictions.physical_name}"""
     )
+    if notes:
+        model = {**model, "fjdp_training_notes": notes}
     if model_out is not None:
         model_out.write_text(json.dumps(model, indent=2) + "\n")
     n = int(con.execute("select count(*) from pairs").fetchall()[0][0])
