@@ -1,4 +1,4 @@
-"""``fjdp ttp receive`` and ``fjdp databank receive``."""
+"""``fjdp ttp``: receive File 1s, load the spine, link, review; and ``fjdp databank receive``."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def ttp_receive(bundle: BundleArg, zone: ZoneDir) -> None:
 
 @databank_app.command("receive")
 def databank_receive(bundle: BundleArg, zone: ZoneDir) -> None:
-    """Verify and store a File 2 bundle sent by a provider."""
+    """Verify and store a bundle: a File 2 from a provider or a File 3 from the TTP."""
     _receive(bundle, zone, Zone.DATABANK)
 
 
