@@ -29,7 +29,6 @@ from fjdp.linkage.spine import build_spine
 from fjdp.sql import lit
 from fjdp.transfer import Manifest, write_bundle
 from fjdp.transfer.receive import received_index
-from fjdp.types import Zone
 
 ROLE = "linkage operator"
 FILE3_COLUMNS = (
@@ -248,44 +247,27 @@ def _audit(
     zone: ZoneKeys, actor: str, dataset: str, extract_id: str, counts: dict[str, int], m: Manifest
 ) -> None:
     log = zone_log(zone.path)
-    z = zone.zone.value
-    log.append(
-        AuditEvent(
-            zone=z,
-            actor=actor,
-            role=ROLE,
-            action=Action.LINK,
-            object=extract_id,
-            details={"dataset": dataset, **counts},
-        )
-    )
-    log.append(
-        AuditEvent(
-            zone=z,
-            actor=actor,
-            role=ROLE,
-            action=Action.KEY_USE,
-            object=extract_id,
-            details={"key": "hmac", "purpose": "alf and ralf"},
-        )
-    )
-    log.append(
-        AuditEvent(
-            zone=z,
-            actor=actor,
-            role=ROLE,
-            action=Action.SEND,
-            object=extract_id,
-            details={
-                "kind": "file3",
-                "recipient_zone": m.recipient_zone,
-                "recipient_fingerprint": m.recipient_fingerprint,
-                "rows": sum(f.rows for f in m.files),
-            },
-        )
-    )
 
+    def event(action: Action, details: dict[str, object]) -> None:
+        log.append(
+            AuditEvent(
+                zone=zone.zone.value,
+                actor=actor,
+                role=ROLE,
+                action=action,
+                object=extract_id,
+                details=details,
+            )
+        )
 
-def ensure_ttp(zone: ZoneKeys) -> None:
-    if zone.zone is not Zone.TTP:
-        raise RefusedError(f"this is a {zone.zone.value} zone, not the TTP's", where=str(zone.path))
+    event(Action.LINK, {"dataset": dataset, **counts})
+    event(Action.KEY_USE, {"key": "hmac", "purpose": "alf and ralf"})
+    event(
+        Action.SEND,
+        {
+            "kind": "file3",
+            "recipient_zone": m.recipient_zone,
+            "recipient_fingerprint": m.recipient_fingerprint,
+            "rows": sum(f.rows for f in m.files),
+        },
+    )

@@ -13,7 +13,7 @@ from importlib import resources
 
 import duckdb
 
-from fjdp.sql import lit, nhs_digits, nhs_valid, postcode_norm, postcode_valid
+from fjdp.sql import nhs_digits, nhs_valid, postcode_norm, postcode_valid
 
 TITLES = ("MR", "MRS", "MS", "MISS", "MX", "DR", "MASTER", "PROF", "REV", "SIR", "LADY")
 
@@ -101,7 +101,3 @@ def with_canonical_forename(table: str) -> str:
         f" else list_distinct(list_concat([t.fn1], coalesce(n.alts, []::varchar[]))) end as fn_alts"
         f" from {table} t left join nick1 n on n.variant = t.fn1"
     )
-
-
-def quote(value: str) -> str:
-    return lit(value)

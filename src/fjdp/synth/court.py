@@ -62,7 +62,6 @@ HEARING_TYPES = ("first hearing", "case management", "issues resolution", "final
 
 PRIVATE_FIRST_PER_PERSON_YEAR = 0.74e-3
 PRIVATE_RETURN = 0.50
-EXTRACT_DAY_OFFSET = 0  # the extract is taken on the last day of the world
 
 
 @dataclass

@@ -15,7 +15,6 @@ import operator
 import os
 import re
 import secrets
-import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from pydantic import (
 )
 
 from fjdp.errors import InputError, OutputError, RefusedError
+from fjdp.fsutil import staged_or_removed
 from fjdp.keys import PublicKeyCard, ZoneKeys
 from fjdp.transfer.envelope import open_sealed, seal, sha256_file
 from fjdp.types import Zone
@@ -187,7 +187,12 @@ def write_bundle(
             )
 
     staging = _staging_beside(out_dir)
-    try:
+    with staged_or_removed(
+        staging,
+        what="write the bundle",
+        where=out_dir,
+        fix="check the folder is writable and has space",
+    ):
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir(mode=0o700)
         entries = []
@@ -224,16 +229,6 @@ def write_bundle(
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above); rename cannot replace a folder portably
         os.rename(staging, out_dir)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(
-            f"cannot write the bundle ({exc.strerror or type(exc).__name__})",
-            where=str(out_dir),
-            fix="check the folder is writable and has space",
-        ) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -348,7 +343,12 @@ def read_bundle(bundle_dir: Path, receiver: ZoneKeys, dest_dir: Path) -> Manifes
     _check_envelopes(bundle_dir, manifest)
 
     staging = _staging_beside(dest_dir)
-    try:
+    with staged_or_removed(
+        staging,
+        what="write the received tables",
+        where=dest_dir,
+        fix="check the folder is writable and has space",
+    ):
         dest_dir.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir(mode=0o700)
         for entry in manifest.files:
@@ -366,14 +366,4 @@ def read_bundle(bundle_dir: Path, receiver: ZoneKeys, dest_dir: Path) -> Manifes
                     src, f"decrypted table has {rows} rows, the signed manifest says {entry.rows}"
                 )
         os.rename(staging, dest_dir)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(
-            f"cannot write the received tables ({exc.strerror or type(exc).__name__})",
-            where=str(dest_dir),
-            fix="check the folder is writable and has space",
-        ) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
