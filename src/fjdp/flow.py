@@ -6,18 +6,26 @@ them together so that ``fjdp demo`` (and the end-to-end tests) run the whole flo
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from fjdp.databank.catalogue import Version
+from fjdp.databank.load import load
+from fjdp.databank.reference import import_reference
 from fjdp.keys import ZoneKeys, init_zone, open_zone
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.run import LinkRun, link_dataset, load_spine
 from fjdp.provider.split import SplitResult, split_extract
 from fjdp.specs import load_spec
 from fjdp.transfer.receive import Received, receive
-from fjdp.types import Zone
+from fjdp.types import LinkStatus, Zone
+from fjdp.workspace.provision import Provisioned, provision
+from fjdp.workspace.scope import Scope, scope_path
 
 # Where each shipped spec's extract lives in a synthetic world.
 WORLD_EXTRACTS: dict[str, str] = {
@@ -123,3 +131,51 @@ def link_all(
         )
         out.append(Linked(run, receive(run.file3_bundle, zones.databank, actor=actor)))
     return out
+
+
+DEMO_PROJECT = "demo-family-pathways"
+
+
+def demo_scope(end_date: dt.date) -> Scope:
+    """The demo project's approved scope: both family-court datasets with births,
+    hospital, emergency and deaths records and LSOA deprivation. Every link status is
+    approved so the court data keep every party of a case; analyses use the linked
+    statuses unless told otherwise."""
+    return Scope.model_validate(
+        {
+            "project": DEMO_PROJECT,
+            "title": "Pathways and outcomes of children in family proceedings (demo)",
+            "end_date": end_date,
+            "link_statuses": [s.value for s in LinkStatus],
+            "datasets": {
+                name: {t.name: {"columns": "*"} for t in load_spec(name).tables}
+                for name in WORLD_EXTRACTS
+            },
+            "reference": ["lsoa_deprivation"],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Banked:
+    versions: list[Version]
+    workspace: Provisioned
+
+
+def bank_all(
+    zones: Zones, world: Path, root: Path, actor: str, say: Callable[[str], None]
+) -> Banked:
+    """The databank loads every extract, imports the deprivation lookup and provisions
+    the demo project's workspace under ``root/workspaces``."""
+    say("databank: loading File 2 + File 3 into dataset versions")
+    versions, _waiting = load(zones.databank, actor=actor, say=say)
+    import_reference(
+        zones.databank, "lsoa_deprivation", world / "deprivation" / "lsoa.parquet", actor=actor
+    )
+    scope = demo_scope(dt.date.today() + dt.timedelta(days=365))
+    path = scope_path(zones.databank.path, scope.project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(scope.model_dump(mode="json"), sort_keys=False))
+    say(f"databank: provisioning the workspace of {scope.project}")
+    ws = provision(zones.databank, scope, root / "workspaces", actor=actor, say=say)
+    return Banked(versions, ws)

@@ -76,12 +76,13 @@ def test_demo_fills_the_zones(demo: Path) -> None:
     assert {v["dataset"] for v in received.values()} == {s.name for s in all_specs()}
 
 
-def test_no_identifier_in_any_databank_file(demo: Path) -> None:
+@pytest.mark.parametrize("zone", ["databank", "workspaces"])
+def test_no_identifier_in_any_databank_or_workspace_file(demo: Path, zone: str) -> None:
     ids = _world_identifiers(demo / "world")
     every = set().union(*ids.values())
     assert len(ids["nhs_number"]) > 10_000
     scanned = 0
-    for f in _files(demo / "databank"):
+    for f in _files(demo / zone):
         if f.suffix == ".parquet":
             names = set(pq.ParquetFile(f).schema_arrow.names)
             assert not names & (set(IDENTIFIER_FIELDS) - {"sex"}), f  # File 3 carries sex by design
@@ -200,28 +201,61 @@ def test_a_bundle_for_the_databank_is_refused_by_the_ttp(
     assert "databank" in capsys.readouterr().err
 
 
-def test_file3_holds_only_its_columns_and_reaches_the_databank(demo: Path) -> None:
-    from fjdp.linkage.run import FILE3_COLUMNS
-
-    files = list((demo / "databank" / "received").glob("*/*/file3/file3.parquet"))
-    assert len(files) == len(all_specs())
+def test_the_workspace_holds_project_pseudonyms_only(demo: Path) -> None:
+    bank_values: set[str] = set()
+    for f in (demo / "databank" / "datasets").glob("*/v*/*.parquet"):
+        t = pq.read_table(f)
+        for col in t.column_names:
+            if col.endswith("alf_e"):
+                bank_values.update(v for v in t.column(col).to_pylist() if v)
+    assert len(bank_values) > 1000
+    files = [f for f in _files(demo / "workspaces") if f.suffix == ".parquet"]
+    assert len(files) >= len(all_specs())
     for f in files:
-        assert tuple(pq.ParquetFile(f).schema_arrow.names) == FILE3_COLUMNS
+        names = set(pq.ParquetFile(f).schema_arrow.names)
+        assert not any(n.endswith(("alf_e", "alf")) for n in names), f
+        assert not _strings(f) & {v.upper() for v in bank_values}, f
+    assert not list((demo / "workspaces").rglob("*.key"))
 
 
-def test_alf_is_stable_for_a_person_across_datasets(demo: Path) -> None:
-    # File 3 at the databank: one alf per spine person, whatever the dataset
-    ttp_links = duckdb.connect()
-    by_person = ttp_links.execute(
-        f"""select l.pid, count(distinct f.alf) from read_parquet('{demo}/ttp/linkage/*/links.parquet') l
-            join read_parquet('{demo}/databank/received/*/*/file3/file3.parquet') f on f.system_id = l.uid
-            where l.pid is not null group by 1 having count(distinct f.alf) > 1"""
+def _person_links(demo: Path) -> str:
+    """SQL over every loaded dataset version: (system_id, alf_e) of each person."""
+    parts = []
+    for f in sorted((demo / "databank" / "datasets").glob("*/v*/*.parquet")):
+        names = pq.ParquetFile(f).schema_arrow.names
+        for col in names:
+            if col.endswith("alf_e") and not col.endswith("ralf_e"):
+                group = col.removesuffix("alf_e")
+                parts.append(
+                    f"select {group}system_id as system_id, {col} as alf_e from read_parquet('{f}')"
+                )
+    return " union all ".join(parts)
+
+
+def test_file3_reaches_the_databank_and_its_raw_alfs_are_not_kept(demo: Path) -> None:
+    received = list((demo / "databank" / "received").glob("*/*/file3"))
+    assert len(received) == len(all_specs())
+    for folder in received:
+        assert (folder / "manifest.json").exists()
+        assert not (folder / "file3.parquet").exists()  # removed once loaded
+    for f in (demo / "databank").rglob("*.parquet"):
+        names = set(pq.ParquetFile(f).schema_arrow.names)
+        assert not names & {"alf", "ralf"}, f
+
+
+def test_alf_e_is_stable_for_a_person_across_datasets(demo: Path) -> None:
+    con = duckdb.connect()
+    links = f"read_parquet('{demo}/ttp/linkage/*/links.parquet')"
+    by_person = con.execute(
+        f"""select l.pid, count(distinct p.alf_e) from {links} l
+            join ({_person_links(demo)}) p on p.system_id = l.uid
+            where l.pid is not null group by 1 having count(distinct p.alf_e) > 1"""
     ).fetchall()
-    multi = ttp_links.execute(
-        f"""select count(*) from (select l.pid from read_parquet('{demo}/ttp/linkage/*/links.parquet') l
+    multi = con.execute(
+        f"""select count(*) from (select l.pid from {links} l
             where l.pid is not null group by 1 having count(distinct l.uid) > 1)"""
     ).fetchall()[0][0]
-    ttp_links.close()
+    con.close()
     assert by_person == []
     assert multi > 100  # many people appear in several datasets
 

@@ -55,6 +55,9 @@ class Action(StrEnum):
     LINK = "link"
     LOAD = "load"
     PROVISION = "provision"
+    REVOKE = "revoke"
+    KEY_DESTROY = "key.destroy"
+    REFERENCE = "reference"
 
 
 def canonical_json(value: Any) -> str:

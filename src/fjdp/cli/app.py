@@ -14,11 +14,12 @@ import typer
 
 from fjdp import __version__
 from fjdp.cli import audit as audit_cmd
+from fjdp.cli import databank as databank_cmd
 from fjdp.cli import demo as demo_cmd
 from fjdp.cli import provider as provider_cmd
 from fjdp.cli import specs as specs_cmd
 from fjdp.cli import synth as synth_cmd
-from fjdp.cli import ttp as receive_cmd
+from fjdp.cli import ttp as ttp_cmd
 from fjdp.cli import zone as zone_cmd
 from fjdp.cli._common import err_console
 from fjdp.errors import UserError
@@ -35,8 +36,8 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(specs_cmd.app, name="specs")
 app.add_typer(zone_cmd.app, name="zone")
 app.add_typer(provider_cmd.app, name="provider")
-app.add_typer(receive_cmd.ttp_app, name="ttp")
-app.add_typer(receive_cmd.databank_app, name="databank")
+app.add_typer(ttp_cmd.ttp_app, name="ttp")
+app.add_typer(databank_cmd.app, name="databank")
 app.add_typer(audit_cmd.app, name="audit")
 
 

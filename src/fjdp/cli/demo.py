@@ -13,7 +13,7 @@ from fjdp.cli._common import console, print_world
 from fjdp.cli._zone import actor
 from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
 from fjdp.errors import OutputError
-from fjdp.flow import Delivery, Linked, ingest_world, link_all
+from fjdp.flow import Banked, Delivery, Linked, bank_all, ingest_world, link_all
 from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, DEMO_LAYOUT
 from fjdp.synth import WorldConfig, build_world
 from fjdp.types import LinkStatus
@@ -67,6 +67,17 @@ def linkage_table(linked: list[Linked]) -> Table:
     return table
 
 
+def bank_table(banked: Banked) -> Table:
+    ws = banked.workspace
+    table = Table(title=f"Databank versions and the workspace of {ws.project}")
+    for col in ("dataset", "version", "rows loaded", "rows in workspace"):
+        table.add_column(col, justify="left" if col == "dataset" else "right")
+    for v in banked.versions:
+        in_ws = sum(n for k, n in ws.rows.items() if k.split(".")[0] == v.dataset)
+        table.add_row(v.dataset, str(v.version), f"{sum(v.rows.values()):,}", f"{in_ws:,}")
+    return table
+
+
 def prepare_layout(out: Path, *, force: bool) -> None:
     """Create the demo layout; refuse a non-empty folder unless ``force``."""
     if out.exists() and not out.is_dir():
@@ -113,6 +124,11 @@ def demo(
     console.print(ingest_table(deliveries))
     console.print("[bold]Linkage[/bold]: the TTP links each File 1 to the spine and sends File 3")
     console.print(linkage_table(link_all(zones, out / "world", actor(), say)))
+    console.print(
+        "[bold]Databank[/bold]: load versions (ALF_E), provision the demo project's"
+        " workspace (ALF_PE)"
+    )
+    console.print(bank_table(bank_all(zones, out / "world", out, actor(), say)))
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())

@@ -1,4 +1,4 @@
-"""``fjdp ttp``: receive File 1s, load the spine, link, review; and ``fjdp databank receive``."""
+"""``fjdp ttp``: receive File 1s, load the spine, link, review."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from fjdp.cli._common import console
-from fjdp.cli._zone import ZoneDir, actor
+from fjdp.cli._zone import BundleArg, ZoneDir, actor, receive_bundle
 from fjdp.keys import open_zone
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.evaluate import link_files
@@ -22,14 +22,12 @@ from fjdp.linkage.review import (
     record_decision,
 )
 from fjdp.linkage.run import latest_file1, link_dataset, load_spine
-from fjdp.transfer.receive import receive
 from fjdp.types import Zone
 
 ttp_app = typer.Typer(
     help="The trusted third party: receive File 1s, load the spine, link, send File 3s.",
     no_args_is_help=True,
 )
-databank_app = typer.Typer(help="The databank: receive File 2s and File 3s.", no_args_is_help=True)
 
 
 def review_table(item: Item) -> Table:
@@ -71,31 +69,10 @@ def read_decisions(path: Path) -> dict[str, Decision]:
     return out
 
 
-BundleArg = Annotated[
-    Path, typer.Argument(help="A bundle folder (to-ttp/ or to-databank/ of a split).")
-]
-
-
-def _receive(bundle: Path, zone: Path, kind: Zone) -> None:
-    keys = open_zone(zone, kind)
-    got = receive(bundle, keys, actor=actor())
-    m = got.manifest
-    rows = ", ".join(f"{f.table} {f.rows:,}" for f in m.files)
-    console.print(
-        f"Received {m.kind} of {m.dataset} extract {m.extract_id} ({rows}) into {got.path}"
-    )
-
-
 @ttp_app.command("receive")
 def ttp_receive(bundle: BundleArg, zone: ZoneDir) -> None:
     """Verify and store a File 1 bundle sent by a provider."""
-    _receive(bundle, zone, Zone.TTP)
-
-
-@databank_app.command("receive")
-def databank_receive(bundle: BundleArg, zone: ZoneDir) -> None:
-    """Verify and store a bundle: a File 2 from a provider or a File 3 from the TTP."""
-    _receive(bundle, zone, Zone.DATABANK)
+    receive_bundle(bundle, zone, Zone.TTP)
 
 
 EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]

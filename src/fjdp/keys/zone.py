@@ -144,7 +144,7 @@ def load_card(path: Path) -> PublicKeyCard:
     return PublicKeyCard.from_json(text, where=str(path))
 
 
-def _write_atomic(path: Path, data: bytes, *, private: bool) -> None:
+def write_atomic(path: Path, data: bytes, *, private: bool) -> None:
     """Temp file + rename so readers see the old file or the new one, never half of one.
 
     The temp file is created with its final mode by ``os.open``; a private key is never
@@ -225,7 +225,7 @@ class ZoneKeys:
             with contextlib.suppress(InputError):
                 previous = load_card(dest).fingerprint
         dest.parent.mkdir(mode=0o700, exist_ok=True)
-        _write_atomic(dest, card.to_json().encode("utf-8"), private=False)
+        write_atomic(dest, card.to_json().encode("utf-8"), private=False)
         details: dict[str, Any] = {"peer_zone": card.zone.value, "fingerprint": card.fingerprint}
         if previous is not None and previous != card.fingerprint:
             details["replaces"] = previous  # a key change must be visible in the trail
@@ -257,7 +257,7 @@ class ZoneKeys:
         target = dest / f"{self.zone.value}.card.json" if dest.is_dir() else dest
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, self.card.to_json().encode("utf-8"), private=False)
+            write_atomic(target, self.card.to_json().encode("utf-8"), private=False)
         except OSError as exc:
             raise OutputError(
                 f"cannot write the key card ({exc.strerror or type(exc).__name__})",
@@ -273,7 +273,7 @@ class ZoneKeys:
         return target
 
 
-def _check_private_mode(path: Path) -> None:
+def check_private_mode(path: Path) -> None:
     if os.name != "posix":
         return
     mode = stat.S_IMODE(path.stat().st_mode)
@@ -285,7 +285,7 @@ def _check_private_mode(path: Path) -> None:
         )
 
 
-def _read_private(path: Path) -> bytes:
+def read_private(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError:
@@ -332,8 +332,8 @@ def open_zone(path: Path, expected: Zone | None = None) -> ZoneKeys:
         key_files.append(path / HMAC_KEY)
     raw = []
     for key_file in key_files:
-        secret = _read_private(key_file)
-        _check_private_mode(key_file)
+        secret = read_private(key_file)
+        check_private_mode(key_file)
         raw.append(secret)
     box_private = PrivateKey(raw[0])
     signing_key = SigningKey(raw[1])
@@ -410,11 +410,11 @@ def init_zone(path: Path, zone: Zone, *, name: str | None = None, actor: str) ->
         staging.mkdir(mode=0o700)
         for sub in ("keys", TRUSTED_DIR, AUDIT_DIR):
             (staging / sub).mkdir(mode=0o700)
-        _write_atomic(staging / BOX_KEY, bytes(box_private), private=True)
-        _write_atomic(staging / SIGN_KEY, bytes(signing_key), private=True)
+        write_atomic(staging / BOX_KEY, bytes(box_private), private=True)
+        write_atomic(staging / SIGN_KEY, bytes(signing_key), private=True)
         if hmac_key is not None:
-            _write_atomic(staging / HMAC_KEY, hmac_key, private=True)
-        _write_atomic(staging / CARD_FILE, card.to_json().encode("utf-8"), private=False)
+            write_atomic(staging / HMAC_KEY, hmac_key, private=True)
+        write_atomic(staging / CARD_FILE, card.to_json().encode("utf-8"), private=False)
         info_json = {
             "zone": zone.value,
             "name": card.name,
@@ -422,7 +422,7 @@ def init_zone(path: Path, zone: Zone, *, name: str | None = None, actor: str) ->
             "fingerprint": card.fingerprint,
         }
         text = json.dumps(info_json, indent=2, sort_keys=True) + "\n"
-        _write_atomic(staging / ZONE_FILE, text.encode("utf-8"), private=False)
+        write_atomic(staging / ZONE_FILE, text.encode("utf-8"), private=False)
         if path.exists():
             path.rmdir()  # empty (checked above); rename cannot replace a folder portably
         os.rename(staging, path)

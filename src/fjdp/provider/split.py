@@ -99,9 +99,7 @@ def _ref_name(column: str) -> str:
 def _group_id_columns(t: TableSpec) -> list[str]:
     """File 1 id columns of a table: the row's own id when it holds one person, else one per
     person (a births row holds the baby and the mother)."""
-    if len(t.persons) <= 1:
-        return ["system_id"] * len(t.persons)
-    return [f"{g.name}_system_id" for g in t.persons]
+    return [col for _g, col in t.person_id_columns]
 
 
 class _Splitter:

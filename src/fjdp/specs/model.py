@@ -140,6 +140,16 @@ class TableSpec(_Frozen):
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def person_id_columns(self) -> tuple[tuple[str, str], ...]:
+        """(person group, column holding that person's system_id) for each person of a
+        row: the row's own ``system_id`` when it holds one person, else one column per
+        person (a births row holds the baby and the mother). File 1 and File 3 rows are
+        keyed by these ids; File 2 keeps them so the databank can join File 3 back."""
+        if len(self.persons) == 1:
+            return ((self.persons[0].name, "system_id"),)
+        return tuple((g.name, f"{g.name}_system_id") for g in self.persons)
+
     @model_validator(mode="after")
     def _consistent(self) -> TableSpec:
         names = [c.name for c in self.columns]

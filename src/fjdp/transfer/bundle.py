@@ -83,6 +83,8 @@ class Manifest(BaseModel):
     extract_id: str = Field(min_length=1)
     spec_version: str = Field(min_length=1)
     kind: Literal["file1", "file2", "file3"]
+    # A File 3 is sent again, as a higher revision, when clerical review changes links.
+    revision: int = Field(default=1, ge=1)
     sender_zone: Zone
     sender_fingerprint: str = Field(pattern=_FINGERPRINT)
     recipient_zone: Zone
@@ -144,6 +146,7 @@ def write_bundle(
     counts: dict[str, int],
     sender: ZoneKeys,
     recipient: PublicKeyCard,
+    revision: int = 1,
 ) -> Manifest:
     """Encrypt each table to ``recipient`` and sign the manifest with ``sender``'s key.
 
@@ -214,6 +217,7 @@ def write_bundle(
             extract_id=extract_id,
             spec_version=spec_version,
             kind=kind,  # type: ignore[arg-type]  # checked against the Literal above
+            revision=revision,
             sender_zone=sender.zone,
             sender_fingerprint=sender.card.fingerprint,
             recipient_zone=recipient.zone,
@@ -365,5 +369,8 @@ def read_bundle(bundle_dir: Path, receiver: ZoneKeys, dest_dir: Path) -> Manifes
                 raise _refuse(
                     src, f"decrypted table has {rows} rows, the signed manifest says {entry.rows}"
                 )
+        # The verified manifest is kept beside the tables: what later steps check counts
+        # and hashes against.
+        (staging / MANIFEST).write_bytes(manifest.canonical_json())
         os.rename(staging, dest_dir)
     return manifest

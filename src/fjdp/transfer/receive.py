@@ -54,12 +54,18 @@ def _write_index(zone: ZoneKeys, index: dict[str, dict[str, object]]) -> None:
     os.replace(tmp, path)
 
 
-def _peek(bundle: Path) -> tuple[str, str, str]:
+def received_key(extract_id: str, kind: str, revision: int = 1) -> str:
+    """The index key of a receipt; later revisions of a File 3 have their own."""
+    return f"{extract_id}/{kind}" if revision == 1 else f"{extract_id}/{kind}.r{revision}"
+
+
+def _peek(bundle: Path) -> tuple[str, str, str, int]:
     """Dataset and extract id from a manifest not yet verified: used only to name folders
     and to spot replays; ``read_bundle`` verifies the signature before anything is kept."""
     try:
         raw = json.loads((bundle / "manifest.json").read_text())
         dataset, extract_id, kind = str(raw["dataset"]), str(raw["extract_id"]), str(raw["kind"])
+        revision = int(raw.get("revision", 1))
     except FileNotFoundError:
         raise InputError(
             "no manifest.json: not a bundle", where=str(bundle), fix="give the bundle folder"
@@ -72,7 +78,7 @@ def _peek(bundle: Path) -> tuple[str, str, str]:
         raise RefusedError(
             "the manifest names an unsafe dataset, extract id or kind", where=str(bundle)
         )
-    return dataset, extract_id, kind
+    return dataset, extract_id, kind, revision
 
 
 def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
@@ -81,17 +87,24 @@ def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
     try:
         if not bundle.is_dir():
             raise InputError("bundle folder not found", where=str(bundle), fix="check the path")
-        dataset, extract_id, kind = _peek(bundle)
+        dataset, extract_id, kind, revision = _peek(bundle)
         index = received_index(zone)
-        key = f"{extract_id}/{kind}"
-        if key in index:
+        key = received_key(extract_id, kind, revision)
+        newer = [
+            k
+            for k, v in index.items()
+            if k.split("/")[0] == extract_id
+            and v.get("kind") == kind
+            and int(str(v.get("revision", 1))) >= revision
+        ]
+        if newer:
             raise RefusedError(
-                f"{kind} of extract {extract_id} was already received "
-                f"on {index[key].get('received')}: a replay",
+                f"{kind} of extract {extract_id} (revision {revision}) was already received "
+                f"on {index[newer[0]].get('received')}: a replay",
                 where=str(bundle),
                 fix="ask the provider for a new extract rather than sending this one again",
             )
-        dest = zone.path / "received" / dataset / extract_id / kind
+        dest = zone.path / "received" / dataset / extract_id / key.split("/")[1]
         dest.parent.mkdir(parents=True, exist_ok=True)
         manifest = read_bundle(bundle, zone, dest)
     except UserError as exc:
@@ -109,11 +122,12 @@ def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
     entry: dict[str, object] = {
         "dataset": manifest.dataset,
         "kind": manifest.kind,
+        "revision": manifest.revision,
         "sender_zone": manifest.sender_zone,
         "received": log_time(),
         "files": {f.table: f.rows for f in manifest.files},
     }
-    index[f"{manifest.extract_id}/{manifest.kind}"] = entry
+    index[received_key(manifest.extract_id, manifest.kind, manifest.revision)] = entry
     _write_index(zone, index)
     log.append(
         AuditEvent(

@@ -1,0 +1,458 @@
+"""``fjdp databank load``: File 2 joined with its File 3 becomes a new dataset version.
+
+For each received extract whose File 2 and File 3 are both present, every table of
+File 2 is copied into a new version of the dataset; the tables that hold persons get the
+linking fields of File 3 joined on system_id, with ``alf``/``ralf`` replaced by
+``alf_e = HMAC(K_bank, alf)`` and ``ralf_e`` likewise (the raw alf is never written in
+the databank). A table holding several persons per row (a birth: baby and mother) gets
+one set of linking columns per person, prefixed with the person's name.
+
+The version is built in a staging folder, renamed into place and only then registered
+in the catalogue; see ``catalogue.py`` for why a kill at any point is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.databank.catalogue import (
+    Version,
+    active_key_version,
+    catalogue,
+    datasets_dir,
+    next_version,
+    now,
+    register,
+    version_dir,
+)
+from fjdp.errors import InputError, RefusedError
+from fjdp.faults import crash_point
+from fjdp.fsutil import staged_or_removed
+from fjdp.keys import ZoneKeys
+from fjdp.keys.keystore import BankKeystore
+from fjdp.keys.layers import hmac_sql
+from fjdp.specs import load_spec
+from fjdp.specs.model import DatasetSpec
+from fjdp.sql import lit, q
+from fjdp.transfer.receive import received_index
+from fjdp.types import LinkStatus
+
+ROLE = "data manager"
+FILE3_COLUMNS = (
+    "system_id",
+    "alf",
+    "ralf",
+    "link_status",
+    "link_score",
+    "week_of_birth",
+    "sex",
+    "lsoa",
+)
+# What a person's row gains in the databank, in this order.
+LINK_COLUMNS = ("alf_e", "ralf_e", "link_status", "link_score", "week_of_birth", "sex", "lsoa")
+
+
+@dataclass(frozen=True)
+class Extract:
+    """A received extract as the databank sees it: its File 2 and newest File 3."""
+
+    dataset: str
+    extract_id: str
+    file2: Path | None
+    file3: Path | None
+    file3_revision: int
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    ready: list[tuple[Extract, str]]  # with the reason for the load
+    waiting: list[str]  # one line each: why an extract cannot be loaded yet
+
+
+def link_columns(group: str, single: bool) -> dict[str, str]:
+    """File 3 column -> the column it becomes in a table's row for person ``group``."""
+    return {c: c if single else f"{group}_{c}" for c in LINK_COLUMNS}
+
+
+def _extracts(zone: ZoneKeys) -> list[Extract]:
+    by_id: dict[str, dict[str, object]] = {}
+    for key, entry in received_index(zone).items():
+        extract_id, folder = key.split("/", 1)
+        kind = str(entry.get("kind"))
+        if kind not in ("file2", "file3"):
+            continue
+        slot = by_id.setdefault(extract_id, {"dataset": entry.get("dataset")})
+        path = zone.path / "received" / str(entry.get("dataset")) / extract_id / folder
+        if kind == "file2":
+            slot["file2"] = path
+        else:
+            rev = int(str(entry.get("revision", 1)))
+            if rev >= int(str(slot.get("rev", 0))):
+                slot["file3"], slot["rev"] = path, rev
+    out = []
+    for extract_id, slot in sorted(by_id.items()):
+        f2, f3 = slot.get("file2"), slot.get("file3")
+        out.append(
+            Extract(
+                dataset=str(slot["dataset"]),
+                extract_id=extract_id,
+                file2=f2 if isinstance(f2, Path) else None,
+                file3=f3 if isinstance(f3, Path) else None,
+                file3_revision=int(str(slot.get("rev", 0))),
+            )
+        )
+    return out
+
+
+def plan(zone: ZoneKeys, *, dataset: str | None = None, extract_id: str | None = None) -> LoadPlan:
+    """What ``load`` would do: extracts ready to load, and why others are not."""
+    with catalogue(zone.path, read_only=True) as con:
+        loaded = {
+            (e, int(r)): (ds, int(v))
+            for e, r, ds, v in con.execute(
+                "select extract_id, file3_revision, dataset, version from versions"
+            ).fetchall()
+        }
+    ready: list[tuple[Extract, str]] = []
+    waiting: list[str] = []
+    for ex in _extracts(zone):
+        if dataset is not None and ex.dataset != dataset:
+            continue
+        if extract_id is not None and ex.extract_id != extract_id:
+            continue
+        if ex.file3 is None:
+            waiting.append(
+                f"File 2 of extract {ex.extract_id} ({ex.dataset}) has no File 3: the TTP "
+                "has not linked it yet; receive its File 3 with `fjdp databank receive`"
+            )
+            continue
+        if ex.file2 is None:
+            waiting.append(
+                f"File 3 of extract {ex.extract_id} ({ex.dataset}) has no File 2: receive the "
+                "provider's File 2 of that extract first"
+            )
+            continue
+        done = [(r, dv) for (e, r), dv in loaded.items() if e == ex.extract_id]
+        if done and max(r for r, _ in done) >= ex.file3_revision:
+            r, (ds, v) = max(done)
+            waiting.append(
+                f"extract {ex.extract_id} with File 3 revision {r} is already loaded as "
+                f"{ds} version {v}; a new load needs a new extract or a revised File 3"
+            )
+            continue
+        reason = "first load" if not done else f"File 3 revision {ex.file3_revision}"
+        ready.append((ex, reason))
+    if dataset is not None and extract_id is None and len(ready) > 1:
+        ready = ready[-1:]  # the newest extract of the dataset
+    return LoadPlan(ready, waiting)
+
+
+def _sha256(path: Path) -> str:
+    if not path.exists():
+        raise InputError(
+            "the received folder has no manifest.json",
+            where=str(path.parent),
+            fix="receive the bundle again with `fjdp databank receive`",
+        )
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _connect(work: Path) -> duckdb.DuckDBPyConnection:
+    work.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("set memory_limit = '2GB'")
+    con.execute(f"set temp_directory = {lit(str(work))}")
+    con.execute("set preserve_insertion_order = false")
+    return con
+
+
+def chain_sql(keys: list[bytes], expr: str) -> str:
+    """ALF_E under the newest bank key version: HMAC(K_n, ... HMAC(K_1, alf))."""
+    for key in keys:
+        expr = hmac_sql(key, expr)
+    return expr
+
+
+def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> dict[str, int]:
+    assert ex.file3 is not None
+    path = ex.file3 / "file3.parquet"
+    cols = [
+        r[0]
+        for r in con.execute(f"describe select * from read_parquet({lit(str(path))})").fetchall()
+    ]
+    if tuple(cols) != FILE3_COLUMNS:
+        raise RefusedError(
+            f"File 3 has columns {cols}, expected {list(FILE3_COLUMNS)}",
+            where=str(path),
+            fix="ask the TTP to send File 3 again",
+        )
+    con.execute(f"create table f3raw as select * from read_parquet({lit(str(path))})")
+    n, distinct = con.execute("select count(*), count(distinct system_id) from f3raw").fetchall()[0]
+    if n != distinct:
+        raise RefusedError(
+            f"File 3 repeats {n - distinct} system_ids",
+            where=str(path),
+            fix="ask the TTP to send File 3 again",
+        )
+    bad = con.execute(
+        "select distinct link_status from f3raw where link_status not in ("
+        + ", ".join(lit(s.value) for s in LinkStatus)
+        + ")"
+    ).fetchall()
+    if bad:
+        raise RefusedError(
+            f"File 3 has unknown link statuses {sorted(str(b[0]) for b in bad)}",
+            where=str(path),
+            fix="ask the TTP to send File 3 again",
+        )
+    # One HMAC per distinct person and address, not per row: a person with many records
+    # is hashed once.
+    con.execute(
+        f"create table amap as select alf, {chain_sql(keys, 'alf')} as alf_e"
+        " from (select distinct alf from f3raw where alf is not null)"
+    )
+    con.execute(
+        f"create table rmap as select ralf, {chain_sql(keys, 'ralf')} as ralf_e"
+        " from (select distinct ralf from f3raw where ralf is not null)"
+    )
+    con.execute(
+        """create table f3 as select f.system_id, a.alf_e, r.ralf_e, f.link_status,
+               f.link_score, f.week_of_birth, f.sex, f.lsoa
+           from f3raw f left join amap a using (alf) left join rmap r using (ralf)"""
+    )
+    con.execute("drop table f3raw; drop table amap; drop table rmap")
+    return {
+        str(s): int(c)
+        for s, c in con.execute("select link_status, count(*) from f3 group by 1").fetchall()
+    }
+
+
+def _tables(
+    con: duckdb.DuckDBPyConnection, ex: Extract, spec: DatasetSpec, staging: Path
+) -> dict[str, int]:
+    """Write every table of File 2 into ``staging``; returns rows per table."""
+    assert ex.file2 is not None
+    manifest = json.loads((ex.file2 / "manifest.json").read_text())
+    tables = {f["table"]: int(f["rows"]) for f in manifest["files"]}
+    unknown = sorted(set(tables) - {t.name for t in spec.tables})
+    if unknown:
+        raise RefusedError(
+            f"File 2 holds tables {unknown} that spec {spec.name} does not define",
+            where=str(ex.file2),
+            fix="check the provider used the same spec version",
+        )
+    f3_rows = int(con.execute("select count(*) from f3").fetchall()[0][0])
+    persons = sum(tables.get(t.name, 0) * len(t.person_id_columns) for t in spec.tables)
+    if persons != f3_rows:
+        raise RefusedError(
+            f"File 3 has {f3_rows:,} rows but File 2 holds {persons:,} persons",
+            where=str(ex.file3),
+            fix="the two halves do not belong together; ask the TTP to link this extract again",
+        )
+    rows: dict[str, int] = {}
+    for t in spec.tables:
+        if t.name not in tables:
+            continue
+        src = ex.file2 / f"{t.name}.parquet"
+        out = staging / f"{t.name}.parquet"
+        if not t.person_id_columns:
+            shutil.copyfile(src, out)
+            rows[t.name] = tables[t.name]
+            continue
+        single = len(t.person_id_columns) == 1
+        selects, joins = ["t.*"], []
+        for j, (group, col) in enumerate(t.person_id_columns):
+            joins.append(f"left join f3 p{j} on p{j}.system_id = t.{q(col)}")
+            selects += [f"p{j}.{c} as {q(a)}" for c, a in link_columns(group, single).items()]
+            missing = int(
+                con.execute(
+                    f"select count(*) from read_parquet({lit(str(src))}) t"
+                    f" anti join f3 on f3.system_id = t.{q(col)}"
+                ).fetchall()[0][0]
+            )
+            if missing:
+                raise RefusedError(
+                    f"{missing:,} persons of File 2 table {t.name} ({col}) have no File 3 row",
+                    where=str(ex.file3),
+                    fix="the two halves do not belong together; ask the TTP to link this extract again",
+                )
+        con.execute(
+            f"copy (select {', '.join(selects)} from read_parquet({lit(str(src))}) t "
+            f"{' '.join(joins)}) to {lit(str(out))} (format parquet, compression zstd)"
+        )
+        written = int(
+            con.execute(f"select count(*) from read_parquet({lit(str(out))})").fetchall()[0][0]
+        )
+        if written != tables[t.name]:  # pragma: no cover - a left join on a unique key
+            raise RefusedError(f"table {t.name}: {tables[t.name]} rows in, {written} out")
+        rows[t.name] = written
+    return rows
+
+
+def clean_orphans(bank: Path) -> list[Path]:
+    """Version folders no catalogue row names (a load killed after its rename) and
+    staging folders of loads that are no longer running."""
+    removed: list[Path] = []
+    root = datasets_dir(bank)
+    if not root.is_dir():
+        return removed
+    with catalogue(bank, read_only=True) as con:
+        known = {
+            (d, int(v))
+            for d, v in con.execute(
+                "select dataset, version from versions where not retired"
+            ).fetchall()
+        }
+    for ds in root.iterdir():
+        if not ds.is_dir():
+            continue
+        for child in ds.iterdir():
+            name = child.name
+            if name.startswith(".staging-"):
+                pid = name.split("-")[1]
+                if pid.isdigit() and _alive(int(pid)):
+                    continue
+            elif (
+                not (name.startswith("v") and name[1:].isdigit())
+                or (ds.name, int(name[1:])) in known
+            ):
+                continue
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another account's process
+        return True
+    return True
+
+
+def _shred_alfs(ex: Extract) -> None:
+    """Once the version is published, the received File 3 (the only file in the databank
+    with raw ALF and RALF) is removed, with any earlier revision of it; its signed
+    manifest stays as the record of what was loaded."""
+    assert ex.file3 is not None
+    for f3 in ex.file3.parent.glob("file3*/file3.parquet"):
+        f3.unlink()
+
+
+def load_extract(
+    zone: ZoneKeys, ex: Extract, reason: str, *, actor: str, say: Callable[[str], None]
+) -> Version:
+    assert ex.file2 is not None and ex.file3 is not None
+    store = BankKeystore.of(zone)
+    with catalogue(zone.path, read_only=True) as cat:
+        key_version = active_key_version(cat)
+    keys = store.bank_chain(key_version)
+    spec = load_spec(ex.dataset)
+    f2_sha = _sha256(ex.file2 / "manifest.json")
+    f3_sha = _sha256(ex.file3 / "manifest.json")
+    folder = datasets_dir(zone.path) / ex.dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
+    work = zone.path / "work" / staging.name
+    with staged_or_removed(
+        staging,
+        what=f"load {ex.dataset}",
+        where=folder,
+        fix="check the databank folder is writable and has space, then load again",
+    ):
+        staging.mkdir()
+        con = _connect(work)
+        try:
+            say(f"{ex.dataset}: joining File 3 and computing ALF_E")
+            statuses = _file3(con, ex, keys)
+            say(f"{ex.dataset}: writing the new version")
+            rows = _tables(con, ex, spec, staging)
+        finally:
+            con.close()
+            shutil.rmtree(work, ignore_errors=True)
+        crash_point("load.staged")
+        with catalogue(zone.path) as cat:
+            if active_key_version(cat) != key_version:
+                raise RefusedError(
+                    "the bank key was rotated while this load ran",
+                    where=str(zone.path),
+                    fix="load again",
+                )
+            n = next_version(cat, ex.dataset)
+            dest = version_dir(zone.path, ex.dataset, n)
+            if dest.exists():  # an orphan of a killed load: never registered, never seen
+                shutil.rmtree(dest)
+            os.rename(staging, dest)
+            crash_point("load.renamed")
+            version = Version(
+                dataset=ex.dataset,
+                version=n,
+                extract_id=ex.extract_id,
+                file3_revision=ex.file3_revision,
+                file2_manifest_sha256=f2_sha,
+                file3_manifest_sha256=f3_sha,
+                rows=rows,
+                link_status=statuses,
+                loaded_at=now(),
+                key_version=key_version,
+                reason=reason,
+            )
+            register(cat, version)
+    _shred_alfs(ex)
+    log = zone_log(zone.path)
+    for action, details in (
+        (Action.KEY_USE, {"key": f"bank v{key_version}", "purpose": "alf_e and ralf_e"}),
+        (
+            Action.LOAD,
+            {**version.to_json(), "file2_manifest_sha256": f2_sha, "file3_manifest_sha256": f3_sha},
+        ),
+    ):
+        log.append(
+            AuditEvent(
+                zone=zone.zone.value,
+                actor=actor,
+                role=ROLE,
+                action=action,
+                object=f"{ex.dataset} v{version.version}",
+                details=details,
+            )
+        )
+    return version
+
+
+def load(
+    zone: ZoneKeys,
+    *,
+    dataset: str | None = None,
+    extract_id: str | None = None,
+    actor: str,
+    say: Callable[[str], None] = lambda _m: None,
+) -> tuple[list[Version], list[str]]:
+    """Load what is ready; returns the new versions and why anything else was not loaded.
+    Asking for a dataset or extract that cannot be loaded is refused."""
+    clean_orphans(zone.path)
+    p = plan(zone, dataset=dataset, extract_id=extract_id)
+    if not p.ready:
+        if p.waiting:
+            raise RefusedError(p.waiting[0], where=str(zone.path))
+        what = extract_id or dataset
+        raise InputError(
+            f"nothing to load{f' for {what}' if what else ''}: no extract has been received",
+            where=str(zone.path / "received"),
+            fix="receive File 2 and File 3 with `fjdp databank receive BUNDLE`",
+        )
+    return [
+        load_extract(zone, ex, reason, actor=actor, say=say) for ex, reason in p.ready
+    ], p.waiting
