@@ -36,7 +36,9 @@ databank_app = typer.Typer(help="The databank: receive File 2s and File 3s.", no
 def review_table(item: Item) -> Table:
     """The record and the spine person side by side, with what agrees."""
     if item.pid is None:
-        title = f"{item.status}: no spine candidate scored"
+        title = f"{item.status}: no spine candidate found"
+    elif item.score is None:
+        title = f"{item.status}: candidate found by identifier search (not scored)"
     else:
         title = f"{item.status} (match probability {item.score:.3f})"
     t = Table(title=title)
@@ -246,7 +248,7 @@ def ttp_review(
     decide match or non-match.
 
     The queue holds every PROB_POSSIBLE link, a random sample of PROB_ACCEPT links and a
-    random sample of UNMATCHED records with their best-scoring candidate (if any), in
+    random sample of UNMATCHED records with their best candidate (if any), in
     that order. Decisions update the run's estimated false-match and missed-match rates
     (summary.json, report.json, report.html) at once, and change statuses in the next
     `fjdp ttp link` of the dataset."""

@@ -1,8 +1,9 @@
 """Clerical review of links: a queue, decisions, and what they tell us.
 
 Each run queues every ``PROB_POSSIBLE`` link, a random sample of ``PROB_ACCEPT`` links
-and a random sample of ``UNMATCHED`` records, each of the last with its best-scoring
-spine candidate if Splink scored one. The linkage operator works through the queue
+and a random sample of ``UNMATCHED`` records, each of the last with its best candidate:
+the best pair Splink scored, else the spine person sharing a blocking key who agrees
+on most identifiers (at least three), if any. The linkage operator works through the queue
 (``fjdp ttp review``), seeing the record and the spine person side by side with the
 fields that agree and disagree, and decides *match* or *non-match* (an unmatched record
 with no candidate can only be judged a non-match or skipped). Decisions are kept in the
@@ -61,7 +62,7 @@ class Item:
     uid: str
     pid: str | None  # None: an unmatched record for which Splink scored no candidate
     status: str
-    score: float
+    score: float | None  # None: a candidate found by identifier search, not scored
     record: dict[str, Any]
     person: dict[str, Any]
 
@@ -89,17 +90,59 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
+# A candidate for an unmatched record that Splink scored no pair for: spine people
+# sharing the NHS number, the date of birth, surname and forename, or the postcode,
+# who agree on at least this many of NHS number, forename, surname, date of birth, sex
+# and postcode.
+MIN_AGREEING = 3
+_AGREE = " + ".join(
+    f"coalesce(({cond})::int, 0)"
+    for cond in (
+        "r.nhs = s.nhs",
+        "r.fn1 = s.fn1 or list_has_any(r.fn_alts, s.fn_alts)",
+        "r.sn = s.sn or r.sn = s.sn_birth",
+        "r.dob = s.dob",
+        "r.sex = s.sex",
+        "r.pc = s.pc or list_contains(s.pcs, r.pc)",
+    )
+)
+
+
 def write_queue(con: duckdb.DuckDBPyConnection, run_dir: Path, seed: int) -> int:
-    """From ``links``, ``rec``, ``sp_full`` and (if there) Splink's ``pairs`` on ``con``:
-    the run's review queue."""
+    """From ``links``, ``rec``, ``sp``, ``sp_full`` and (if there) Splink's ``pairs`` on
+    ``con``: the run's review queue. An unmatched record's candidate is its best Splink
+    pair, else the spine person agreeing on most identifiers (at least three)."""
     counts = dict(con.execute("select status, count(*) from links group by 1").fetchall())
     k_acc = sample_size(int(counts.get(LinkStatus.PROB_ACCEPT, 0)), SAMPLE_ACCEPTED)
     k_unm = sample_size(int(counts.get(LinkStatus.UNMATCHED, 0)), SAMPLE_UNMATCHED)
-    best = (
-        """(select uid, pid, probability from pairs
-            qualify row_number() over (partition by uid order by weight desc, pid) = 1)"""
+    con.execute(
+        f"""create or replace temp table unmatched_sample as
+        select uid, status from links where status = '{LinkStatus.UNMATCHED}'
+        order by hash(uid || 'unmatched-{seed}') limit {k_unm}"""
+    )
+    scored = (
+        """select uid, pid, probability from pairs
+           where uid in (select uid from unmatched_sample)
+           qualify row_number() over (partition by uid order by weight desc, pid) = 1"""
         if _has_table(con, "pairs")
-        else "(select null::varchar uid, null::varchar pid, null::double probability)"
+        else "select null::varchar uid, null::varchar pid, null::double probability limit 0"
+    )
+    con.execute(f"create or replace temp table unmatched_scored as {scored}")
+    blocks = (
+        "r.nhs = s.nhs",
+        "r.dob = s.dob",
+        "r.sn = s.sn and r.fn1 = s.fn1",
+        "r.pc = s.pc",
+    )
+    near = " union ".join(f"select r.uid, s.uid as pid from r join sp s on {b}" for b in blocks)
+    con.execute(
+        f"""create or replace temp table unmatched_near as
+        with r as (select * from rec where uid in (select uid from unmatched_sample)
+                   and uid not in (select uid from unmatched_scored)),
+             c as ({near})
+        select c.uid, c.pid from c join rec r on r.uid = c.uid join sp s on s.uid = c.pid
+        where {_AGREE} >= {MIN_AGREEING}
+        qualify row_number() over (partition by c.uid order by {_AGREE} desc, c.pid) = 1"""
     )
     cols = ", ".join(f"r.{f} as rec_{f}, s.{f} as sp_{f}" for f in FIELDS)
     con.execute(
@@ -111,10 +154,9 @@ def write_queue(con: duckdb.DuckDBPyConnection, run_dir: Path, seed: int) -> int
               (select uid, pid, status, score from links where status = '{LinkStatus.PROB_ACCEPT}'
                order by hash(uid || '{seed}') limit {k_acc})
               union all
-              select u.uid, b.pid, u.status, coalesce(b.probability, 0.0)
-              from (select * from links where status = '{LinkStatus.UNMATCHED}'
-                    order by hash(uid || 'unmatched-{seed}') limit {k_unm}) u
-              left join {best} b using (uid)) l
+              select u.uid, coalesce(b.pid, n.pid), u.status, b.probability
+              from unmatched_sample u left join unmatched_scored b using (uid)
+              left join unmatched_near n using (uid)) l
         join rec r using (uid) left join sp_full s on s.uid = l.pid"""
     )
     con.execute(f"copy queue to {lit(str(run_dir / 'review_queue.parquet'))} (format parquet)")
@@ -159,7 +201,7 @@ def pending(run_dir: Path, zone_dir: Path) -> list[Item]:
     order = " ".join(f"when '{st}' then {i}" for i, st in enumerate(QUEUE_ORDER))
     con = duckdb.connect()
     rows = con.execute(
-        f"select * from read_parquet({lit(str(queue))}) order by case status {order} end, score, uid"
+        f"select * from read_parquet({lit(str(queue))}) order by case status {order} end, score nulls last, uid"
     ).fetchall()
     names = [c[0] for c in con.description]
     con.close()
@@ -173,7 +215,7 @@ def pending(run_dir: Path, zone_dir: Path) -> list[Item]:
                 d["uid"],
                 d["pid"],
                 d["status"],
-                float(d["score"]),
+                None if d["score"] is None else float(d["score"]),
                 {f: d[f"rec_{f}"] for f in FIELDS},
                 {f: d[f"sp_{f}"] for f in FIELDS},
             )
