@@ -145,8 +145,9 @@ def ttp_load_spine(
         ),
     ] = None,
 ) -> None:
-    """Load the population spine (the demographic register) into the TTP zone, with the
-    LSOA lookup the linkage-quality report uses for local authority and deprivation."""
+    """Load the population spine (the demographic register) into the TTP
+    zone, with the LSOA lookup the linkage-quality report uses for local
+    authority and deprivation quintile."""
     keys = open_zone(zone, Zone.TTP)
     loaded = load_spine(keys, source, actor=actor(), deprivation=deprivation)
     console.print(f"Loaded a spine of {loaded.people:,} people into {keys.path / 'spine'}")
@@ -244,14 +245,14 @@ def ttp_review(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Review at most this many now.")] = 20,
 ) -> None:
-    """Clerical review: see each queued record and its spine candidate side by side and
-    decide match or non-match.
+    """Clerical review: see each queued record and its spine candidate side
+    by side and decide match or non-match.
 
-    The queue holds every PROB_POSSIBLE link, a random sample of PROB_ACCEPT links and a
-    random sample of UNMATCHED records with their best candidate (if any), in
-    that order. Decisions update the run's estimated false-match and missed-match rates
-    (summary.json, report.json, report.html) at once, and change statuses in the next
-    `fjdp ttp link` of the dataset."""
+    The queue holds every PROB_POSSIBLE link, a random sample of PROB_ACCEPT
+    links and a random sample of UNMATCHED records with their best candidate
+    (if any), in that order. Decisions update the run's estimated false-match
+    and missed-match rates (summary.json, report.json, report.html) at once,
+    and change statuses in the next `fjdp ttp link` of the dataset."""
     keys = open_zone(zone, Zone.TTP)
     extract_id, _ = latest_file1(keys, dataset)
     run_dir = keys.path / "linkage" / extract_id

@@ -12,6 +12,9 @@ Two input shapes are accepted:
 Either becomes one Parquet file of standard columns (see ``standardise``) plus the
 current address (``pc``, ``lsoa``, ``address_id``), every postcode the person has
 lived at (``pcs``) and the birth surname (``sn_birth``).
+
+``build_lsoa_reference`` keeps the public LSOA lookup beside it (local authority and
+deprivation quintile of each LSOA), for the areas in the linkage-quality report.
 """
 
 from __future__ import annotations
