@@ -272,3 +272,8 @@ def test_linkage_reports_reconcile_with_the_runs(demo: Path) -> None:
         assert report["records"] == protect(summary["records"])
         assert (summary_path.parent / "report.html").read_text().startswith("<!doctype html>")
         assert (summary_path.parent / "model.json").exists()
+        # the demo loads the world's LSOA lookup with the spine: area subgroups exist
+        assert {"deprivation quintile", "local authority"} <= set(report["by_group"])
+        assert {"linked_vs_unlinked", "implausible", "clerical_review"} <= set(report)
+        assert report["implausible"]["system_ids_with_several_alfs"]["found"] is False
+    assert (demo / "ttp" / "spine" / "lsoa_reference.parquet").exists()

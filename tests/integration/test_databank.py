@@ -32,7 +32,7 @@ from fjdp.synth import WorldSummary
 from fjdp.transfer import write_bundle
 from fjdp.transfer.receive import receive
 from fjdp.types import Zone
-from fjdp.workspace.lifecycle import expire, revoke
+from fjdp.workspace.lifecycle import expire
 from fjdp.workspace.provision import provision
 from fjdp.workspace.scope import Scope
 

@@ -10,18 +10,19 @@ from rich.table import Table
 
 from fjdp.cli._common import console
 from fjdp.cli._zone import BundleArg, ZoneDir, actor, receive_bundle
+from fjdp.errors import UsageError
 from fjdp.keys import open_zone
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.evaluate import link_files
+from fjdp.linkage.report import refresh_review
 from fjdp.linkage.review import (
     LABELS,
     Decision,
     Item,
-    false_match_estimate,
     pending,
     record_decision,
 )
-from fjdp.linkage.run import latest_file1, link_dataset, load_spine
+from fjdp.linkage.run import latest_file1, link_dataset, load_spine, lsoa_reference_path
 from fjdp.types import Zone
 
 ttp_app = typer.Typer(
@@ -32,7 +33,13 @@ ttp_app = typer.Typer(
 
 def review_table(item: Item) -> Table:
     """The record and the spine person side by side, with what agrees."""
-    t = Table(title=f"{item.status} (match probability {item.score:.3f})")
+    if item.pid is None:
+        title = f"{item.status}: no spine candidate found"
+    elif item.score is None:
+        title = f"{item.status}: candidate found by identifier search (not scored)"
+    else:
+        title = f"{item.status} (match probability {item.score:.3f})"
+    t = Table(title=title)
     for col in ("field", "record", "spine person", ""):
         t.add_column(col)
     marks = {
@@ -87,8 +94,6 @@ SplinkOnlyOpt = Annotated[
 
 def _config(engine: str, accept: float, possible: float, splink_only: bool) -> LinkageConfig:
     if engine == "spark":
-        from fjdp.errors import UsageError
-
         raise UsageError(
             "the Spark engine is not available in this version", fix="use --engine duckdb"
         )
@@ -107,11 +112,31 @@ def ttp_load_spine(
         ),
     ],
     zone: ZoneDir,
+    deprivation: Annotated[
+        Path | None,
+        typer.Option(
+            "--deprivation",
+            help="The public LSOA lookup (CSV or Parquet: lsoa_code, local_authority,"
+            " deprivation_quintile) for the report's area subgroups. Default: a register"
+            " folder's ../deprivation/lsoa.parquet when it exists.",
+        ),
+    ] = None,
 ) -> None:
-    """Load the population spine (the demographic register) into the TTP zone."""
+    """Load the population spine (the demographic register) into the TTP
+    zone, with the LSOA lookup the linkage-quality report uses for local
+    authority and deprivation quintile."""
     keys = open_zone(zone, Zone.TTP)
-    n = load_spine(keys, source, actor=actor())
-    console.print(f"Loaded a spine of {n:,} people into {keys.path / 'spine'}")
+    loaded = load_spine(keys, source, actor=actor(), deprivation=deprivation)
+    console.print(f"Loaded a spine of {loaded.people:,} people into {keys.path / 'spine'}")
+    if loaded.lsoas is not None:
+        console.print(f"Loaded an LSOA lookup of {loaded.lsoas:,} areas")
+    elif lsoa_reference_path(keys).exists():
+        console.print("Kept the LSOA lookup loaded earlier")
+    else:
+        console.print(
+            "[dim]No LSOA lookup given: the report shows no local authority or deprivation"
+            " subgroups (see --deprivation)[/dim]"
+        )
 
 
 @ttp_app.command("link")
@@ -190,15 +215,21 @@ def ttp_review(
     decisions: Annotated[
         Path | None,
         typer.Option(
-            "--decisions", help="CSV of uid,decision (match or non-match) instead of asking."
+            "--decisions",
+            help="CSV of uid,decision (match or non-match) instead of asking; an unmatched"
+            " record with no candidate takes only non-match.",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Review at most this many now.")] = 20,
 ) -> None:
-    """Clerical review: see each queued link side by side and decide match or non-match.
+    """Clerical review: see each queued record and its spine candidate side
+    by side and decide match or non-match.
 
-    Decisions change statuses in the next `fjdp ttp link` of the dataset and give the
-    run's estimated false-match rate."""
+    The queue holds every PROB_POSSIBLE link, a random sample of PROB_ACCEPT
+    links and a random sample of UNMATCHED records with their best candidate
+    (if any), in that order. Decisions update the run's estimated false-match
+    and missed-match rates (summary.json, report.json, report.html) at once,
+    and change statuses in the next `fjdp ttp link` of the dataset."""
     keys = open_zone(zone, Zone.TTP)
     extract_id, _ = latest_file1(keys, dataset)
     run_dir = keys.path / "linkage" / extract_id
@@ -206,6 +237,13 @@ def ttp_review(
     given: dict[str, Decision] = {}
     if decisions is not None:
         given = read_decisions(decisions)
+        for item in items:
+            if item.pid is None and given.get(item.uid) is Decision.MATCH:
+                raise UsageError(
+                    f"record {item.uid} has no spine candidate, so it cannot be a match",
+                    where=str(decisions),
+                    fix="decide non-match or leave it out",
+                )
     done = 0
     for item in items:
         if done >= limit:
@@ -216,23 +254,40 @@ def ttp_review(
             choice: Decision | None = given[item.uid]
         else:
             console.print(review_table(item))
-            answer = (
-                typer.prompt("[m]atch, [n]on-match, [s]kip, [q]uit", default="s").strip().lower()
-            )
+            if item.pid is None:
+                prompt = "no spine candidate: [n]on-match, [s]kip, [q]uit"
+            else:
+                prompt = "[m]atch, [n]on-match, [s]kip, [q]uit"
+            answer = typer.prompt(prompt, default="s").strip().lower()
             if answer.startswith("q"):
                 break
             choice = {"m": Decision.MATCH, "n": Decision.NON_MATCH}.get(answer[:1])
+            if choice is Decision.MATCH and item.pid is None:
+                console.print("[yellow]No candidate to match: skipped[/yellow]")
+                choice = None
         if choice is None:
             continue
         record_decision(keys.path, item, choice, reviewer=actor(), extract_id=extract_id)
         done += 1
     left = len(pending(run_dir, keys.path))
-    est = false_match_estimate(run_dir, keys.path)
-    rate = (
-        "not yet estimated" if est["false_match_rate"] is None else f"{est['false_match_rate']:.1%}"
+    est = refresh_review(run_dir, keys.path)
+    fm, mm = est["false_match"], est["missed_match"]
+
+    def pct(value: float | None, interval: list[float] | None) -> str:
+        if value is None:
+            return "not yet estimated"
+        ci = f", 95% CI {interval[0]:.1%} to {interval[1]:.1%}" if interval else ""
+        return f"{value:.1%}{ci}"
+
+    console.print(f"Recorded {done} decisions; {left} left in the queue.")
+    console.print(
+        f"Estimated false-match rate among accepted links: "
+        f"{pct(fm['false_match_rate'], fm['interval'])} ({fm['reviewed']} reviewed)."
     )
     console.print(
-        f"Recorded {done} decisions; {left} left in the queue. Estimated false-match rate among "
-        f"accepted links: {rate} ({est['reviewed']} reviewed). "
-        "Re-run `fjdp ttp link` to apply them."
+        f"Estimated missed-match rate: {pct(mm['missed_match_rate'], mm['interval'])} "
+        f"({mm['reviewed']} unmatched records reviewed, {mm['matches']} judged matches)."
+    )
+    console.print(
+        f"Report updated: {run_dir / 'report.html'}. Re-run `fjdp ttp link` to apply the decisions."
     )

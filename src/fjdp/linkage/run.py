@@ -16,16 +16,18 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import duckdb
+
 from fjdp.audit import Action, AuditEvent, zone_log
 from fjdp.errors import InputError, RefusedError
 from fjdp.keys import PublicKeyCard, ZoneKeys
 from fjdp.linkage.cascade import run_cascade
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.fields import alf_table
-from fjdp.linkage.report import build_report
-from fjdp.linkage.review import apply_decisions, false_match_estimate, write_queue
+from fjdp.linkage.report import build_report, review_estimates
+from fjdp.linkage.review import apply_decisions, write_queue
 from fjdp.linkage.session import connect, load_records_table, load_spine_table
-from fjdp.linkage.spine import build_spine
+from fjdp.linkage.spine import build_lsoa_reference, build_spine
 from fjdp.sql import lit
 from fjdp.transfer import Manifest, write_bundle
 from fjdp.transfer.receive import received_index
@@ -57,16 +59,48 @@ def spine_path(zone: ZoneKeys) -> Path:
     return zone.path / "spine" / "spine.parquet"
 
 
+def lsoa_reference_path(zone: ZoneKeys) -> Path:
+    return zone.path / "spine" / "lsoa_reference.parquet"
+
+
+@dataclass(frozen=True)
+class SpineLoad:
+    people: int
+    lsoas: int | None  # areas in the LSOA lookup loaded with it, if any
+
+
+def default_deprivation(source: Path) -> Path | None:
+    """A world's register folder sits beside its deprivation folder: use its lookup."""
+    if source.is_dir():
+        candidate = source.parent / "deprivation" / "lsoa.parquet"
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def load_spine(
-    zone: ZoneKeys, source: Path, *, actor: str, cfg: LinkageConfig | None = None
-) -> int:
-    """Standardise the register (or a flat spine file) into the TTP zone."""
+    zone: ZoneKeys,
+    source: Path,
+    *,
+    actor: str,
+    cfg: LinkageConfig | None = None,
+    deprivation: Path | None = None,
+) -> SpineLoad:
+    """Standardise the register (or a flat spine file) into the TTP zone, with the public
+    LSOA lookup (local authority and deprivation quintile) when one is given or lies
+    beside a register folder (``../deprivation/lsoa.parquet``)."""
     cfg = cfg or LinkageConfig()
+    deprivation = deprivation or default_deprivation(source)
     dest = spine_path(zone)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(".spine.partial.parquet")
+    ref = lsoa_reference_path(zone)
+    ref_tmp = ref.with_name(".lsoa_reference.partial.parquet")
+    lsoas = None
     con = connect(cfg, zone.path / "work" / "spine")
     try:
+        if deprivation is not None:
+            lsoas = build_lsoa_reference(con, deprivation, ref_tmp)
         n = build_spine(con, source, tmp)
         if source.is_dir() and (source / "addresses.parquet").exists():
             # postcode -> LSOA, for the area of records that do not link
@@ -75,10 +109,19 @@ def load_spine(
                           from read_parquet({lit(str(source / "addresses.parquet"))}) group by 1)
                     to {lit(str(dest.with_name("postcode_lsoa.parquet")))} (format parquet)"""
             )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        ref_tmp.unlink(missing_ok=True)
+        raise
     finally:
         con.close()
         shutil.rmtree(zone.path / "work" / "spine", ignore_errors=True)
     tmp.replace(dest)
+    if lsoas is not None:
+        ref_tmp.replace(ref)
+    details: dict[str, object] = {"people": n, "source": source.name}
+    if deprivation is not None:
+        details |= {"lsoa_reference": deprivation.name, "lsoas": lsoas}
     zone_log(zone.path).append(
         AuditEvent(
             zone=zone.zone.value,
@@ -86,10 +129,37 @@ def load_spine(
             role=ROLE,
             action=Action.LOAD,
             object="spine",
-            details={"people": n, "source": source.name},
+            details=details,
         )
     )
-    return n
+    return SpineLoad(n, lsoas)
+
+
+def load_areas(con: duckdb.DuckDBPyConnection, zone: ZoneKeys) -> None:
+    """Table ``rec_area`` (uid, lsoa, la_name, deprivation_quintile) of every record in
+    ``links``: the linked spine person's LSOA, else the LSOA of the record's postcode;
+    the local authority and quintile from the LSOA lookup, when one was loaded."""
+    lookup = spine_path(zone).with_name("postcode_lsoa.parquet")
+    pc_lsoa = (
+        f"read_parquet({lit(str(lookup))})"
+        if lookup.exists()
+        else "(select null::varchar pc, null::varchar lsoa)"
+    )
+    ref = lsoa_reference_path(zone)
+    lsoa_ref = (
+        f"read_parquet({lit(str(ref))})"
+        if ref.exists()
+        else "(select null::varchar lsoa, null::varchar la_name, null::integer deprivation_quintile)"
+    )
+    con.execute(
+        f"""create or replace table rec_area as
+        select a.uid, a.lsoa, x.la_name, x.deprivation_quintile
+        from (select r.uid, coalesce(s.lsoa, p.lsoa) as lsoa
+              from rec r join links l using (uid)
+              left join sp_full s on s.uid = l.pid
+              left join {pc_lsoa} p on p.pc = r.pc) a
+        left join {lsoa_ref} x using (lsoa)"""
+    )
 
 
 def latest_file1(zone: ZoneKeys, dataset: str) -> tuple[str, Path]:
@@ -149,6 +219,10 @@ def link_dataset(
         result = run_cascade(
             con, cfg, model_out=run_dir / "model.json", say=lambda m: say(f"{dataset}: {m}")
         )
+        # The queue samples the cascade's own statuses, so the clerical estimates
+        # describe the cascade; earlier decisions then change statuses.
+        cascade_counts = dict(result.counts)
+        queued = write_queue(con, run_dir, cfg.seed)
         changed = apply_decisions(con, zone.path)
         if changed:
             say(f"{dataset}: {changed} links changed by clerical review")
@@ -156,16 +230,15 @@ def link_dataset(
                 k: int(v)
                 for k, v in con.execute("select status, count(*) from links group by 1").fetchall()
             }
-        queued = write_queue(con, run_dir, cfg.seed)
         pids = con.execute(
             "select distinct l.pid, s.address_id from links l join sp_full s on s.uid = l.pid where l.pid is not null"
         ).fetchall()
         con.register("alfs", alf_table(zone.hmac_key, [p for p, _ in pids], [a for _, a in pids]))
-        lookup = spine_path(zone).with_name("postcode_lsoa.parquet")
-        pc_lsoa = (
-            f"read_parquet({lit(str(lookup))})"
-            if lookup.exists()
-            else "(select null::varchar pc, null::varchar lsoa)"
+        load_areas(con, zone)
+        con.execute(
+            f"""create or replace table rec_src as
+            select cast(system_id as varchar) as uid, source_table, person
+            from read_parquet({lit(str(file1))})"""
         )
         file3 = work / "file3.parquet"
         con.execute(
@@ -174,12 +247,15 @@ def link_dataset(
                      round(l.score, 6) as link_score,
                      date_trunc('week', coalesce(s.dob, r.dob))::date as week_of_birth,
                      coalesce(s.sex, r.sex) as sex,
-                     coalesce(s.lsoa, p.lsoa) as lsoa
+                     ar.lsoa
               from rec r join links l using (uid)
               left join sp_full s on s.uid = l.pid
               left join alfs a on a.pid = l.pid
-              left join {pc_lsoa} p on p.pc = r.pc
+              left join rec_area ar using (uid)
             ) to {lit(str(file3))} (format parquet, compression zstd)"""
+        )
+        con.execute(
+            f"create or replace view file3 as select * from read_parquet({lit(str(file3))})"
         )
         con.execute(
             f"copy (select * from links) to {lit(str(run_dir / 'links.parquet'))} (format parquet)"
@@ -189,14 +265,23 @@ def link_dataset(
             "splink": version("splink"),
             "duckdb": version("duckdb"),
         }
-        build_report(
+        review = review_estimates(run_dir, zone.path, cascade_counts)
+        report = build_report(
             con,
             dataset=dataset,
             extract_id=extract_id,
             config=cfg.to_json(),
             versions=versions,
             out_dir=run_dir,
+            spine_people=int(con.execute("select count(*) from sp_full").fetchall()[0][0]),
+            review=review,
         )
+        if report["implausible"]["system_ids_with_several_alfs"]["found"]:
+            raise RefusedError(  # pragma: no cover - one row per record by construction
+                "a system_id would carry several alfs; File 3 not sent",
+                where=str(run_dir / "report.json"),
+                fix="report this as a bug",
+            )
         n = int(con.execute("select count(*) from links").fetchall()[0][0])
     finally:
         con.close()
@@ -208,16 +293,13 @@ def link_dataset(
         "extract_id": extract_id,
         "records": n,
         "by_status": result.counts,
+        "by_status_cascade": cascade_counts,
         "pairs_scored": result.pairs_scored,
         "review_queue": queued,
         "changed_by_review": changed,
-        "false_match": false_match_estimate(run_dir, zone.path),
+        **review,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    report_path = run_dir / "report.json"
-    report = json.loads(report_path.read_text())
-    report["clerical_review"] = summary["false_match"]  # a rate and counts of reviews, no persons
-    report_path.write_text(json.dumps(report, indent=2) + "\n")
     bundle = zone.path / "outbox" / extract_id / "file3"
     if bundle.exists():
         shutil.rmtree(bundle)

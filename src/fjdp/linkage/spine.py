@@ -12,6 +12,9 @@ Two input shapes are accepted:
 Either becomes one Parquet file of standard columns (see ``standardise``) plus the
 current address (``pc``, ``lsoa``, ``address_id``), every postcode the person has
 lived at (``pcs``) and the birth surname (``sn_birth``).
+
+``build_lsoa_reference`` keeps the public LSOA lookup beside it (local authority and
+deprivation quintile of each LSOA), for the areas in the linkage-quality report.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from fjdp.linkage.standardise import (
 from fjdp.sql import lit
 
 FLAT_COLUMNS = ("person_id", "nhs_number", "forenames", "surname", "dob", "sex", "postcode")
+# The public LSOA lookup (as published with a deprivation index): the columns kept.
+LSOA_COLUMNS = ("lsoa_code", "local_authority", "deprivation_quintile")
 
 
 def read_any(path: Path) -> str:
@@ -129,5 +134,38 @@ def build_spine(con: duckdb.DuckDBPyConnection, source: Path, dest: Path) -> int
         f"""copy (select s.*, coalesce(p.pcs, []) as pcs from ({with_canonical_forename("sp_std")}) s
                  left join sp_pcs p using (uid))
             to {lit(str(dest))} (format parquet, compression zstd)"""
+    )
+    return int(con.execute(f"select count(*) from read_parquet({lit(str(dest))})").fetchall()[0][0])
+
+
+def build_lsoa_reference(con: duckdb.DuckDBPyConnection, source: Path, dest: Path) -> int:
+    """The public LSOA lookup (CSV or Parquet with lsoa_code, local_authority and
+    deprivation_quintile, 1 = most deprived) as ``dest``: lsoa, la_name,
+    deprivation_quintile. Public reference data, not content; the local authority is
+    stored as ``la_name`` so that no file of the TTP zone has a column named like a
+    content column."""
+    rel = read_any(source)
+    require_columns(con, rel, LSOA_COLUMNS, source)
+    bad = con.execute(
+        f"""select count(*) from {rel} where lsoa_code is null
+            or try_cast(deprivation_quintile as integer) not between 1 and 5"""
+    ).fetchall()[0][0]
+    if bad:
+        raise InputError(
+            f"{bad} rows without an LSOA code or with a deprivation quintile outside 1-5",
+            where=str(source),
+            fix="give every row an lsoa_code and a quintile from 1 to 5",
+        )
+    dupes = con.execute(f"select count(*) - count(distinct lsoa_code) from {rel}").fetchall()[0][0]
+    if dupes:
+        raise InputError(
+            f"{dupes} repeated lsoa_code values", where=str(source), fix="one row per LSOA"
+        )
+    con.execute(
+        f"""copy (select cast(lsoa_code as varchar) as lsoa,
+                         cast(local_authority as varchar) as la_name,
+                         cast(deprivation_quintile as integer) as deprivation_quintile
+                  from {rel} order by 1)
+            to {lit(str(dest))} (format parquet)"""
     )
     return int(con.execute(f"select count(*) from read_parquet({lit(str(dest))})").fetchall()[0][0])
