@@ -11,7 +11,9 @@ import duckdb
 import pytest
 
 from fjdp.cli.app import main
+from fjdp.databank.load import load
 from fjdp.flow import deliver, set_up_zones
+from fjdp.transfer.receive import receive
 from fjdp.linkage.review import decisions_path
 from fjdp.linkage.run import link_dataset, load_spine
 from fjdp.synth import WorldSummary
@@ -91,6 +93,21 @@ def test_decisions_give_a_false_match_estimate_and_change_the_next_run(
     assert status == ("UNMATCHED", None)
     summary = json.loads((again.run_dir / "summary.json").read_text())
     assert summary["changed_by_review"] == 4
+    # the databank takes the revised File 3 as a new version with the reviewed status
+    assert again.file3_bundle.name == "file3.r2"
+    bank = zones.databank  # type: ignore[attr-defined]
+    receive(run.file3_bundle, bank, actor="t")  # type: ignore[attr-defined]
+    load(bank, actor="t")
+    receive(again.file3_bundle, bank, actor="t")
+    new, _ = load(bank, actor="t")
+    assert [(v.version, v.file3_revision) for v in new] == [(2, 2)]
+    persons = new[0].path(bank.path) / "persons.parquet"
+    con = duckdb.connect()
+    reviewed = con.execute(
+        f"select link_status, alf_e is null from read_parquet('{persons}') where system_id = '{rows[0][0]}'"
+    ).fetchall()
+    con.close()
+    assert reviewed == [("UNMATCHED", True)]
 
 
 def test_interactive_review_asks_and_records(

@@ -300,9 +300,13 @@ def link_dataset(
         **review,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    bundle = zone.path / "outbox" / extract_id / "file3"
-    if bundle.exists():
-        shutil.rmtree(bundle)
+    # A run after the first (clerical decisions applied, new thresholds) sends its File 3
+    # as the next revision, which the databank loads as a new version; a revision is
+    # never overwritten once sealed.
+    revision = _next_revision(zone.path / "outbox" / extract_id)
+    bundle = (
+        zone.path / "outbox" / extract_id / ("file3" if revision == 1 else f"file3.r{revision}")
+    )
     counts = {
         "rows_in": n,
         "rows_accepted": n,
@@ -319,10 +323,20 @@ def link_dataset(
         counts=counts,
         sender=zone,
         recipient=databank,
+        revision=revision,
     )
     shutil.rmtree(work, ignore_errors=True)
     _audit(zone, actor, dataset, extract_id, result.counts, manifest)
     return LinkRun(dataset, extract_id, result.counts, run_dir, bundle, time.perf_counter() - t0)
+
+
+def _next_revision(outbox: Path) -> int:
+    sent = [1 for _ in outbox.glob("file3")] + [
+        int(p.name.split(".r")[1])
+        for p in outbox.glob("file3.r*")
+        if p.name.split(".r")[1].isdigit()
+    ]
+    return max(sent, default=0) + 1
 
 
 def _audit(
@@ -348,6 +362,7 @@ def _audit(
         Action.SEND,
         {
             "kind": "file3",
+            "revision": m.revision,
             "recipient_zone": m.recipient_zone,
             "recipient_fingerprint": m.recipient_fingerprint,
             "rows": sum(f.rows for f in m.files),
