@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo test test-all check fix bench-synth bench-linkage bench-split clean
+.PHONY: help venv demo test test-all check fix bench-synth bench-linkage bench-split bench-databank clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -29,6 +29,7 @@ help: ## list the targets
 	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
 	@echo "  make bench-linkage  time, memory and accuracy of linkage at 300k and 3.2M people"
 	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
+	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev extras."
@@ -73,6 +74,9 @@ bench-synth: venv
 
 bench-split: venv
 	$(PY) benchmarks/bench_split.py $(BENCH_ARGS)
+
+bench-databank: venv
+	$(PY) benchmarks/bench_databank.py $(BENCH_ARGS)
 
 clean:
 	rm -rf demo benchmarks/work build dist src/*.egg-info

@@ -16,6 +16,7 @@ import yaml
 
 from fjdp.databank.catalogue import Version
 from fjdp.databank.load import load
+from fjdp.databank.quality import quality_report
 from fjdp.databank.reference import import_reference
 from fjdp.keys import ZoneKeys, init_zone, open_zone
 from fjdp.linkage.config import LinkageConfig
@@ -169,6 +170,7 @@ def bank_all(
     the demo project's workspace under ``root/workspaces``."""
     say("databank: loading File 2 + File 3 into dataset versions")
     versions, _waiting = load(zones.databank, actor=actor, say=say)
+    quality_report(zones.databank.path)
     import_reference(
         zones.databank, "lsoa_deprivation", world / "deprivation" / "lsoa.parquet", actor=actor
     )

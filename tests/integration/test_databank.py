@@ -527,7 +527,8 @@ def test_rotation_changes_alf_e_but_no_project_pseudonym(
     store = BankKeystore.of(loaded)
     alfs = base["alfs"]
     assert isinstance(alfs, dict)
-    sid, alf = next((s, a) for s, a in alfs.items() if a is not None and s in _deaths_ids(loaded))
+    in_deaths = _deaths_ids(loaded)
+    sid, alf = next((s, a) for s, a in alfs.items() if a is not None and s in in_deaths)
     k1, k2 = store.bank_key(1), store.bank_key(2)
     expect = hmac_hex(k2, hmac_hex(k1, alf))
     got = duckdb.sql(
@@ -635,3 +636,42 @@ def test_a_killed_provisioning_leaves_the_previous_workspace(
     # the next provisioning replaces it and removes the abandoned build
     provision(loaded, _scope("P1"), ws, actor=ACTOR)
     assert _person_pe(ws / "P1", loaded, "P1") == before
+
+
+def test_the_databank_quality_report_finds_events_after_death(loaded: ZoneKeys) -> None:
+    from fjdp.databank.quality import quality_report
+    from fjdp.disclosure.protect import protect
+
+    v = latest(loaded.path)
+    court, deaths = v["court_public"].path(loaded.path), v["deaths"].path(loaded.path)
+    # every linked court party is made to have died on 1 January 2005
+    target = deaths / "deaths.parquet"
+    target.chmod(0o644)
+    duckdb.sql(
+        f"""copy (select system_id, alf_e, ralf_e, date '2005-01-01' as date_of_death,
+                   'X' as underlying_cause, 'DET_STRONG_ID' as link_status
+            from read_parquet('{court}/persons.parquet') where link_status in
+            ('DET_STRONG_ID', 'DET_DEMOG', 'PROB_ACCEPT') and alf_e is not null)
+            to '{target}.new' (format parquet)"""
+    )
+    Path(f"{target}.new").replace(target)
+    expected = duckdb.sql(
+        f"""select count(*), count(*) filter (where o.date_ordered > date '2005-01-02')
+            from read_parquet('{court}/legal_outputs.parquet') o
+            join read_parquet('{court}/persons.parquet') p on p.system_id = o.person_system_id
+            where p.link_status in ('DET_STRONG_ID', 'DET_DEMOG', 'PROB_ACCEPT')"""
+    ).fetchall()[0]
+    report = quality_report(loaded.path)
+    row = next(r for r in report["after_death"] if r["events"] == "court_public.legal_outputs")
+    assert (row["linked_events"], row["after_death"]) == (
+        protect(expected[0]),
+        protect(expected[1]),
+    )
+    assert expected[1] > 50
+    court_q = next(c for c in report["court"] if c["dataset"] == "court_public")
+    roles = {g["group"] for g in court_q["by_role"]}
+    assert "subject" in roles
+    for g in court_q["by_role"] + court_q["by_year"]:
+        assert g["records"] is None or g["records"] % 5 == 0
+    html = (loaded.path / "quality" / "report.html").read_text()
+    assert html.startswith("<!doctype html>") and "Events after a registered death" in html

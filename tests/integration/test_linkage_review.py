@@ -13,10 +13,10 @@ import pytest
 from fjdp.cli.app import main
 from fjdp.databank.load import load
 from fjdp.flow import deliver, set_up_zones
-from fjdp.transfer.receive import receive
 from fjdp.linkage.review import decisions_path
 from fjdp.linkage.run import link_dataset, load_spine
 from fjdp.synth import WorldSummary
+from fjdp.transfer.receive import receive
 from fjdp.types import Zone
 
 

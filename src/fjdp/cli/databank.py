@@ -13,8 +13,10 @@ from fjdp.cli._common import console
 from fjdp.cli._zone import BundleArg, ZoneDir, actor, receive_bundle
 from fjdp.databank.catalogue import versions
 from fjdp.databank.load import load
+from fjdp.databank.quality import quality_report
 from fjdp.databank.reference import NAMES, import_reference
 from fjdp.databank.rotate import rotate_key
+from fjdp.disclosure.protect import show
 from fjdp.keys import open_zone
 from fjdp.types import Zone
 from fjdp.workspace.lifecycle import expire, projects, revoke
@@ -85,6 +87,22 @@ def databank_load(
     console.print(table)
     for line in waiting:
         console.print(f"[yellow]not loaded:[/yellow] {line}")
+
+
+@app.command("quality")
+def databank_quality(zone: ZoneDir) -> None:
+    """Linkage-quality checks that need content: match rate of court parties by role, law
+    type and year; events after death; two persons of a case linked to one."""
+    keys = open_zone(zone, Zone.DATABANK)
+    report = quality_report(keys.path)
+    for c in report["court"]:
+        rates = ", ".join(
+            f"{g['group']} {g['rate']:.1%}" for g in c["by_role"] if g["rate"] is not None
+        )
+        console.print(f"{c['dataset']}: match rate by role: {rates}")
+    for d in report["after_death"]:
+        console.print(f"{d['events']}: {show(d['after_death'])} linked events after death")
+    console.print(f"Wrote {keys.path / 'quality' / 'report.html'}")
 
 
 @app.command("versions")

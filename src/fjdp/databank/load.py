@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from fjdp.audit import Action, AuditEvent, zone_log
 from fjdp.databank.catalogue import (
@@ -184,34 +185,27 @@ def chain_sql(keys: list[bytes], expr: str) -> str:
 
 
 def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> dict[str, int]:
+    """Check File 3, and define view ``f3`` (system_id, alf_e, ralf_e, link columns).
+    Returns the rows per link status. Repeated system_ids are caught by the join with
+    File 2 (a person with no row, or more rows out than in)."""
     assert ex.file3 is not None
     path = ex.file3 / "file3.parquet"
-    cols = [
-        r[0]
-        for r in con.execute(f"describe select * from read_parquet({lit(str(path))})").fetchall()
-    ]
+    src = f"read_parquet({lit(str(path))})"
+    cols = [r[0] for r in con.execute(f"describe select * from {src}").fetchall()]
     if tuple(cols) != FILE3_COLUMNS:
         raise RefusedError(
             f"File 3 has columns {cols}, expected {list(FILE3_COLUMNS)}",
             where=str(path),
             fix="ask the TTP to send File 3 again",
         )
-    con.execute(f"create table f3raw as select * from read_parquet({lit(str(path))})")
-    n, distinct = con.execute("select count(*), count(distinct system_id) from f3raw").fetchall()[0]
-    if n != distinct:
-        raise RefusedError(
-            f"File 3 repeats {n - distinct} system_ids",
-            where=str(path),
-            fix="ask the TTP to send File 3 again",
-        )
-    bad = con.execute(
-        "select distinct link_status from f3raw where link_status not in ("
-        + ", ".join(lit(s.value) for s in LinkStatus)
-        + ")"
-    ).fetchall()
+    statuses = {
+        str(s): int(c)
+        for s, c in con.execute(f"select link_status, count(*) from {src} group by 1").fetchall()
+    }
+    bad = sorted(set(statuses) - {s.value for s in LinkStatus})
     if bad:
         raise RefusedError(
-            f"File 3 has unknown link statuses {sorted(str(b[0]) for b in bad)}",
+            f"File 3 has unknown link statuses {bad}",
             where=str(path),
             fix="ask the TTP to send File 3 again",
         )
@@ -219,26 +213,34 @@ def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> di
     # is hashed once.
     con.execute(
         f"create table amap as select alf, {chain_sql(keys, 'alf')} as alf_e"
-        " from (select distinct alf from f3raw where alf is not null)"
+        f" from (select distinct alf from {src} where alf is not null)"
     )
     con.execute(
         f"create table rmap as select ralf, {chain_sql(keys, 'ralf')} as ralf_e"
-        " from (select distinct ralf from f3raw where ralf is not null)"
+        f" from (select distinct ralf from {src} where ralf is not null)"
     )
     con.execute(
-        """create table f3 as select f.system_id, a.alf_e, r.ralf_e, f.link_status,
+        f"""create view f3 as select f.system_id, a.alf_e, r.ralf_e, f.link_status,
                f.link_score, f.week_of_birth, f.sex, f.lsoa
-           from f3raw f left join amap a using (alf) left join rmap r using (ralf)"""
+           from {src} f left join amap a using (alf) left join rmap r using (ralf)"""
     )
-    con.execute("drop table f3raw; drop table amap; drop table rmap")
-    return {
-        str(s): int(c)
-        for s, c in con.execute("select link_status, count(*) from f3 group by 1").fetchall()
-    }
+    return statuses
+
+
+def _mismatch(ex: Extract, what: str) -> RefusedError:
+    return RefusedError(
+        what,
+        where=str(ex.file3),
+        fix="the two halves do not belong together; ask the TTP to link this extract again",
+    )
 
 
 def _tables(
-    con: duckdb.DuckDBPyConnection, ex: Extract, spec: DatasetSpec, staging: Path
+    con: duckdb.DuckDBPyConnection,
+    ex: Extract,
+    spec: DatasetSpec,
+    staging: Path,
+    f3_rows: int,
 ) -> dict[str, int]:
     """Write every table of File 2 into ``staging``; returns rows per table."""
     assert ex.file2 is not None
@@ -251,14 +253,9 @@ def _tables(
             where=str(ex.file2),
             fix="check the provider used the same spec version",
         )
-    f3_rows = int(con.execute("select count(*) from f3").fetchall()[0][0])
     persons = sum(tables.get(t.name, 0) * len(t.person_id_columns) for t in spec.tables)
     if persons != f3_rows:
-        raise RefusedError(
-            f"File 3 has {f3_rows:,} rows but File 2 holds {persons:,} persons",
-            where=str(ex.file3),
-            fix="the two halves do not belong together; ask the TTP to link this extract again",
-        )
+        raise _mismatch(ex, f"File 3 has {f3_rows:,} rows but File 2 holds {persons:,} persons")
     rows: dict[str, int] = {}
     for t in spec.tables:
         if t.name not in tables:
@@ -274,27 +271,30 @@ def _tables(
         for j, (group, col) in enumerate(t.person_id_columns):
             joins.append(f"left join f3 p{j} on p{j}.system_id = t.{q(col)}")
             selects += [f"p{j}.{c} as {q(a)}" for c, a in link_columns(group, single).items()]
-            missing = int(
-                con.execute(
-                    f"select count(*) from read_parquet({lit(str(src))}) t"
-                    f" anti join f3 on f3.system_id = t.{q(col)}"
-                ).fetchall()[0][0]
-            )
-            if missing:
-                raise RefusedError(
-                    f"{missing:,} persons of File 2 table {t.name} ({col}) have no File 3 row",
-                    where=str(ex.file3),
-                    fix="the two halves do not belong together; ask the TTP to link this extract again",
-                )
         con.execute(
             f"copy (select {', '.join(selects)} from read_parquet({lit(str(src))}) t "
             f"{' '.join(joins)}) to {lit(str(out))} (format parquet, compression zstd)"
         )
-        written = int(
-            con.execute(f"select count(*) from read_parquet({lit(str(out))})").fetchall()[0][0]
-        )
-        if written != tables[t.name]:  # pragma: no cover - a left join on a unique key
-            raise RefusedError(f"table {t.name}: {tables[t.name]} rows in, {written} out")
+        written = pq.ParquetFile(out).metadata.num_rows
+        if written != tables[t.name]:
+            raise _mismatch(
+                ex, f"File 3 repeats system_ids: table {t.name} grew to {written:,} rows"
+            )
+        # Every File 3 row has a link status, so a person without one had no File 3 row.
+        status_cols = [
+            q(a)
+            for g, _c in t.person_id_columns
+            for c, a in link_columns(g, single).items()
+            if c == "link_status"
+        ]
+        missing = con.execute(
+            f"select {', '.join(f'count(*) filter (where {c} is null)' for c in status_cols)}"
+            f" from read_parquet({lit(str(out))})"
+        ).fetchall()[0]
+        if any(missing):
+            raise _mismatch(
+                ex, f"{sum(missing):,} persons of File 2 table {t.name} have no File 3 row"
+            )
         rows[t.name] = written
     return rows
 
@@ -378,7 +378,7 @@ def load_extract(
             say(f"{ex.dataset}: joining File 3 and computing ALF_E")
             statuses = _file3(con, ex, keys)
             say(f"{ex.dataset}: writing the new version")
-            rows = _tables(con, ex, spec, staging)
+            rows = _tables(con, ex, spec, staging, sum(statuses.values()))
         finally:
             con.close()
             shutil.rmtree(work, ignore_errors=True)
