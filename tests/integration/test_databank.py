@@ -675,3 +675,26 @@ def test_the_databank_quality_report_finds_events_after_death(loaded: ZoneKeys) 
         assert g["records"] is None or g["records"] % 5 == 0
     html = (loaded.path / "quality" / "report.html").read_text()
     assert html.startswith("<!doctype html>") and "Events after a registered death" in html
+
+
+def test_a_rotation_killed_before_its_commit_changes_nothing(
+    loaded: ZoneKeys, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    before = _person_pe(provision(loaded, _scope("P1"), ws, actor=ACTOR).path, loaded, "P1")
+    versions_before = [(v.dataset, v.version, v.key_version) for v in versions(loaded.path)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "fjdp", "databank", "rotate-key", "--zone", str(loaded.path)],
+        env={**os.environ, "FJDP_CRASH_AT": "rotate.staged"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == -9, proc.stderr
+    assert [(v.dataset, v.version, v.key_version) for v in versions(loaded.path)] == versions_before
+    assert _person_pe(provision(loaded, _scope("P1"), ws, actor=ACTOR).path, loaded, "P1") == before
+    # the next rotation replaces the unused key and completes
+    assert rotate_key(loaded, actor=ACTOR).new_version == 2
+    assert _person_pe(provision(loaded, _scope("P1"), ws, actor=ACTOR).path, loaded, "P1") == before
+    staged = [p.name for p in (loaded.path / "datasets").glob("*/*") if not p.name.startswith("v")]
+    assert staged == []
