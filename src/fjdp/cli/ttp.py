@@ -98,7 +98,14 @@ def databank_receive(bundle: BundleArg, zone: ZoneDir) -> None:
     _receive(bundle, zone, Zone.DATABANK)
 
 
-EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where Splink runs: duckdb (default) or spark (local mode, same model; needs"
+        " Java 17 and pyspark, fjdp's spark extra).",
+    ),
+]
 AcceptOpt = Annotated[
     float, typer.Option("--accept", help="PROB_ACCEPT at or above this match probability.")
 ]
@@ -109,14 +116,20 @@ SplinkOnlyOpt = Annotated[
 
 
 def _config(engine: str, accept: float, possible: float, splink_only: bool) -> LinkageConfig:
-    if engine == "spark":
+    if engine not in ("duckdb", "spark"):
         from fjdp.errors import UsageError
 
-        raise UsageError(
-            "the Spark engine is not available in this version", fix="use --engine duckdb"
-        )
+        raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
+    if engine == "spark":
+        # Before any work: a missing pyspark or Java is a one-line error, not a late failure.
+        from fjdp.linkage.spark_session import check_available
+
+        check_available()
     return LinkageConfig(
-        accept=accept, possible=possible, engine="duckdb", deterministic=not splink_only
+        accept=accept,
+        possible=possible,
+        engine="spark" if engine == "spark" else "duckdb",
+        deterministic=not splink_only,
     )
 
 

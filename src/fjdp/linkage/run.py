@@ -188,6 +188,7 @@ def link_dataset(
             "fjdp": version("fjdp"),
             "splink": version("splink"),
             "duckdb": version("duckdb"),
+            **({"pyspark": version("pyspark")} if cfg.engine == "spark" else {}),
         }
         build_report(
             con,
