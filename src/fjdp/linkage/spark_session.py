@@ -2,9 +2,10 @@
 
 Spark runs in local mode inside the TTP host: two worker threads, no web UI, the driver
 bound to 127.0.0.1 (the TTP host reaches no network), a small number of shuffle
-partitions, and every file it writes (checkpoints, shuffle files, warehouse, its log)
-under the run's work folder; the console sees errors only. The session lives for one
-run and is stopped after it, so nothing of a run is left outside its work folder.
+partitions; the console sees errors only. The session lives for one run and is stopped
+after it. Splink's checkpoints (the run's intermediate tables) go under the run's work
+folder; Spark's scratch space (shuffle blocks, its log) is one temporary folder per
+process, emptied when each session stops and removed when the process exits.
 
 This module starts Spark and nothing else: the model itself is in
 :mod:`fjdp.linkage.probabilistic`, the only module that imports splink.
@@ -12,10 +13,12 @@ This module starts Spark and nothing else: the model itself is in
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,11 +64,27 @@ def driver_memory(limit: str) -> str:
     return f"{max(512, round(float(m.group(1)) * scale))}m"
 
 
+_scratch: Path | None = None
+
+
+def _process_scratch() -> Path:
+    """Spark's scratch folder (shuffle blocks, its log, the warehouse) for this process.
+
+    The JVM outlives a session and fixes its local directory when it first starts, so
+    the folder belongs to the process, not to a run: Spark empties its shuffle blocks
+    when each session stops, and the folder is removed when the process exits."""
+    global _scratch
+    if _scratch is None:
+        _scratch = Path(tempfile.mkdtemp(prefix="fjdp-spark-"))
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    return _scratch
+
+
 @contextmanager
 def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterator[SparkSession]:
-    """A local Spark session for one run, its files (checkpoints, shuffle, warehouse) under
-    ``work``, stopped afterwards. A session the caller already has running is used as it
-    is and left running (it must have been started with ``jars``)."""
+    """A local Spark session for one run, its checkpoints under ``work``, stopped
+    afterwards. A session the caller already has running is used as it is and left
+    running (it must have been started with ``jars``)."""
     check_available()
     from pyspark.sql import SparkSession
 
@@ -75,7 +94,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         yield active
         return
     work.mkdir(parents=True, exist_ok=True)
-    session = _start(memory=memory, work=work, jars=jars)
+    session = _start(memory=memory, scratch=_process_scratch(), jars=jars)
     try:
         session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
         yield session
@@ -83,7 +102,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         session.stop()
 
 
-def _start(*, memory: str, work: Path, jars: Sequence[str]) -> SparkSession:
+def _start(*, memory: str, scratch: Path, jars: Sequence[str]) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.errors import PySparkRuntimeError
     from pyspark.java_gateway import launch_gateway
@@ -99,8 +118,8 @@ def _start(*, memory: str, work: Path, jars: Sequence[str]) -> SparkSession:
             ("spark.sql.shuffle.partitions", "4"),
             ("spark.default.parallelism", "4"),
             ("spark.driver.memory", driver_memory(memory)),
-            ("spark.sql.warehouse.dir", str(work / "warehouse")),
-            ("spark.local.dir", str(work / "tmp")),
+            ("spark.sql.warehouse.dir", str(scratch / "warehouse")),
+            ("spark.local.dir", str(scratch / "tmp")),
             ("spark.sql.session.timeZone", "UTC"),
         ]
     )
@@ -109,9 +128,9 @@ def _start(*, memory: str, work: Path, jars: Sequence[str]) -> SparkSession:
     try:
         gateway = None
         if SparkContext._gateway is None:
-            # The JVM's own notices (its start-up banner, log lines) go to a file in the
-            # work folder rather than the operator's console.
-            with (work / "spark.log").open("ab") as log:
+            # The JVM's own notices (its start-up banner, log lines) go to a file rather
+            # than the operator's console.
+            with (scratch / "spark.log").open("ab") as log:
                 gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})  # type: ignore[no-untyped-call]
         context = SparkContext(conf=conf, gateway=gateway)
     except PySparkRuntimeError as exc:
