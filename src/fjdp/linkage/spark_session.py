@@ -4,8 +4,9 @@ Spark runs in local mode inside the TTP host: two worker threads, no web UI, the
 bound to 127.0.0.1 (the TTP host reaches no network), a small number of shuffle
 partitions; the console sees errors only. The session lives for one run and is stopped
 after it. Splink's checkpoints (the run's intermediate tables) go under the run's work
-folder; Spark's scratch space (shuffle blocks, its log) is one temporary folder per
-process, emptied when each session stops and removed when the process exits.
+folder. Spark's shuffle blocks go to the system's temporary folder, in folders Spark
+removes itself: the JVM fixes that place when it first starts and outlives a session,
+so it cannot be a run's work folder.
 
 This module starts Spark and nothing else: the model itself is in
 :mod:`fjdp.linkage.probabilistic`, the only module that imports splink.
@@ -64,22 +65,6 @@ def driver_memory(limit: str) -> str:
     return f"{max(512, round(float(m.group(1)) * scale))}m"
 
 
-_scratch: Path | None = None
-
-
-def _process_scratch() -> Path:
-    """Spark's scratch folder (shuffle blocks, its log, the warehouse) for this process.
-
-    The JVM outlives a session and fixes its local directory when it first starts, so
-    the folder belongs to the process, not to a run: Spark empties its shuffle blocks
-    when each session stops, and the folder is removed when the process exits."""
-    global _scratch
-    if _scratch is None:
-        _scratch = Path(tempfile.mkdtemp(prefix="fjdp-spark-"))
-        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
-    return _scratch
-
-
 @contextmanager
 def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterator[SparkSession]:
     """A local Spark session for one run, its checkpoints under ``work``, stopped
@@ -94,7 +79,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         yield active
         return
     work.mkdir(parents=True, exist_ok=True)
-    session = _start(memory=memory, scratch=_process_scratch(), jars=jars)
+    session = _start(memory=memory, jars=jars)
     try:
         session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
         yield session
@@ -102,7 +87,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         session.stop()
 
 
-def _start(*, memory: str, scratch: Path, jars: Sequence[str]) -> SparkSession:
+def _start(*, memory: str, jars: Sequence[str]) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.errors import PySparkRuntimeError
     from pyspark.java_gateway import launch_gateway
@@ -118,8 +103,11 @@ def _start(*, memory: str, scratch: Path, jars: Sequence[str]) -> SparkSession:
             ("spark.sql.shuffle.partitions", "4"),
             ("spark.default.parallelism", "4"),
             ("spark.driver.memory", driver_memory(memory)),
-            ("spark.sql.warehouse.dir", str(scratch / "warehouse")),
-            ("spark.local.dir", str(scratch / "tmp")),
+            # Nothing is saved as a table; keep Spark from making spark-warehouse/ here.
+            ("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "fjdp-spark-warehouse")),
+            # Shuffle blocks: Spark makes its own folders here, empties them when the
+            # session stops and removes them when the JVM exits.
+            ("spark.local.dir", tempfile.gettempdir()),
             ("spark.sql.session.timeZone", "UTC"),
         ]
     )
@@ -129,9 +117,11 @@ def _start(*, memory: str, scratch: Path, jars: Sequence[str]) -> SparkSession:
         gateway = None
         if SparkContext._gateway is None:
             # The JVM's own notices (its start-up banner, log lines) go to a file rather
-            # than the operator's console.
-            with (scratch / "spark.log").open("ab") as log:
-                gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})  # type: ignore[no-untyped-call]
+            # than the operator's console; the file goes when the process exits.
+            fd, log = tempfile.mkstemp(prefix="fjdp-spark-", suffix=".log")
+            atexit.register(os.unlink, log)
+            with os.fdopen(fd, "wb") as sink:
+                gateway = launch_gateway(conf, popen_kwargs={"stdout": sink, "stderr": sink})  # type: ignore[no-untyped-call]
         context = SparkContext(conf=conf, gateway=gateway)
     except PySparkRuntimeError as exc:
         raise UsageError(
