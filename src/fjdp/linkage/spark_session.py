@@ -79,7 +79,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         yield active
         return
     work.mkdir(parents=True, exist_ok=True)
-    session = _start(memory=memory, jars=jars)
+    session = _start(memory=memory, warehouse=work / "warehouse", jars=jars)
     try:
         session.sparkContext.setCheckpointDir(str(work / "checkpoints"))
         yield session
@@ -87,7 +87,7 @@ def local_spark(*, memory: str, work: Path, jars: Sequence[str] = ()) -> Iterato
         session.stop()
 
 
-def _start(*, memory: str, jars: Sequence[str]) -> SparkSession:
+def _start(*, memory: str, warehouse: Path, jars: Sequence[str]) -> SparkSession:
     from pyspark import SparkConf, SparkContext
     from pyspark.errors import PySparkRuntimeError
     from pyspark.java_gateway import launch_gateway
@@ -103,9 +103,8 @@ def _start(*, memory: str, jars: Sequence[str]) -> SparkSession:
             ("spark.sql.shuffle.partitions", "4"),
             ("spark.default.parallelism", "4"),
             ("spark.driver.memory", driver_memory(memory)),
-            # Nothing is saved as a table; keep Spark from making spark-warehouse/ here.
-            ("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "fjdp-spark-warehouse")),
-            # Shuffle blocks: Spark makes its own folders here, empties them when the
+            # Nothing is saved as a table; Spark may still make the folder.
+            ("spark.sql.warehouse.dir", str(warehouse)),
             # session stops and removes them when the JVM exits.
             ("spark.local.dir", tempfile.gettempdir()),
             ("spark.sql.session.timeZone", "UTC"),
