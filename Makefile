@@ -16,13 +16,14 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo test test-all check fix bench-synth bench-linkage bench-split bench-databank clean
+.PHONY: help venv demo test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
 	@echo
 	@echo "  make demo         build the synthetic world and the demo layout in demo/ (DEMO_ARGS=...)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
+	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
 	@echo "  make test-all     run every test, including slow ones"
 	@echo "  make check        ruff lint + format check, mypy, import contracts"
 	@echo "  make fix          ruff format and ruff check --fix"
@@ -32,7 +33,7 @@ help: ## list the targets
 	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
-	@echo "The first target that needs it creates .venv and installs fjdp with its dev extras."
+	@echo "The first target that needs it creates .venv and installs fjdp with its dev and spark extras."
 
 # The interpreter exists once the virtualenv has been created.
 $(PY):
@@ -42,7 +43,7 @@ $(PY):
 
 # Re-install only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,spark]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -52,6 +53,9 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-spark: venv
+	$(PY) -m pytest -m spark $(PYTEST_ARGS)
 
 test-all: venv
 	$(PY) -m pytest -m '' -o addopts='-ra --strict-markers' $(PYTEST_ARGS)

@@ -13,8 +13,10 @@ both against the register form of the spine (names and addresses over time). Acc
 is measured against truth/ here and only here: precision = correct links / links;
 recall = correct links / records whose person is on the spine.
 
-Usage: python benchmarks/bench_linkage.py [PEOPLE ...] [--keep]
-Writes benchmarks/results/linkage.json.
+Usage: python benchmarks/bench_linkage.py [PEOPLE ...] [--keep] [--engine duckdb|spark]
+[--cascade-only]. Writes benchmarks/results/linkage.json (linkage-spark.json for Spark).
+Peak memory is the child's own (``peak GiB``) and, on Linux, that of the child with its
+descendants sampled every 0.5 s (``tree GiB``: Spark's JVM is a grandchild).
 """
 
 from __future__ import annotations
@@ -48,18 +50,49 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (the Spark engine's JVM is a
+    grandchild), from /proc."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d.name)] = int(fields[1])
+        rss[int(d.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    keep, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        keep.add(pid)
+        todo.extend(p for p, pp in parent.items() if pp == pid and p not in keep)
+    return sum(rss.get(p, 0) for p in keep)
+
+
 def run(cmd: list[str], log: Path) -> dict[str, Any]:
     with log.open("wb") as sink:
         start = time.perf_counter()
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=sink, stderr=sink
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak_tree = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if sys.platform == "linux":
+                peak_tree = max(peak_tree, tree_rss(proc.pid))
+            time.sleep(0.5)
         seconds = time.perf_counter() - start
     return {
         "returncode": os.waitstatus_to_exitcode(status),
         "seconds": round(seconds, 1),
         "peak_gib": round(usage.ru_maxrss / 1024**2, 2),
+        # the child and its descendants together, sampled every 0.5 s (Linux only)
+        "peak_tree_gib": round(peak_tree / 1024**3, 2),
     }
 
 
@@ -124,7 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=list(DEFAULT_SIZES))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb")
+    parser.add_argument(
+        "--cascade-only", action="store_true", help="skip the --splink-only comparison run"
+    )
     args = parser.parse_args(argv)
+    modes = [("cascade", [])] + ([] if args.cascade_only else [("splink_only", ["--splink-only"])])
+    results = (
+        RESULTS if args.engine == "duckdb" else RESULTS.with_name(f"linkage-{args.engine}.json")
+    )
     console = Console()
     WORK.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -155,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         n = prepare(world, folder, people // 10)
         entry: dict[str, Any] = {"people": people, "records": n, "world_seconds": built["seconds"]}
-        for mode, extra in (("cascade", []), ("splink_only", ["--splink-only"])):
+        for mode, extra in modes:
             console.print(f"  link-files ({mode}): {n:,} records against {people:,} people")
             out = folder / f"links-{mode}.parquet"
             res = run(
@@ -171,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                     str(folder / "records.parquet"),
                     "--out",
                     str(out),
+                    "--engine",
+                    args.engine,
                     *extra,
                 ],
                 folder / f"link-{mode}.log",
@@ -182,13 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(entry)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
-    table = Table(title="fjdp ttp link-files (register spine, seed 1)")
+    table = Table(title=f"fjdp ttp link-files --engine {args.engine} (register spine, seed 1)")
     for c in (
         "people",
         "records",
         "mode",
         "seconds",
         "peak GiB",
+        "tree GiB",
         "precision",
         "recall",
         "court precision",
@@ -197,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         table.add_column(c, justify="right")
     for e in runs:
-        for mode in ("cascade", "splink_only"):
+        for mode, _ in modes:
             m = e[mode]
             table.add_row(
                 f"{e['people']:,}",
@@ -205,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 mode,
                 f"{m['seconds']}",
                 f"{m['peak_gib']}",
+                f"{m['peak_tree_gib']}",
                 f"{m['all']['precision']:.4f}",
                 f"{m['all']['recall']:.4f}",
                 f"{m['court']['precision']:.4f}",
@@ -212,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{m['all']['linkage_rate']:.3f}",
             )
     console.print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(
         json.dumps(
             {
                 "benchmark": "linkage",
@@ -223,13 +268,14 @@ def main(argv: list[str] | None = None) -> int:
                     "python": platform.python_version(),
                     "platform": platform.platform(),
                 },
+                "engine": args.engine,
                 "runs": runs,
             },
             indent=2,
         )
         + "\n"
     )
-    console.print(f"results written to {RESULTS.relative_to(ROOT)}")
+    console.print(f"results written to {results.relative_to(ROOT)}")
     return 0
 
 

@@ -82,7 +82,14 @@ def ttp_receive(bundle: BundleArg, zone: ZoneDir) -> None:
     receive_bundle(bundle, zone, Zone.TTP)
 
 
-EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where Splink runs: duckdb (default) or spark (local mode, same model; needs"
+        " Java 17 and pyspark, fjdp's spark extra).",
+    ),
+]
 AcceptOpt = Annotated[
     float, typer.Option("--accept", help="PROB_ACCEPT at or above this match probability.")
 ]
@@ -93,12 +100,18 @@ SplinkOnlyOpt = Annotated[
 
 
 def _config(engine: str, accept: float, possible: float, splink_only: bool) -> LinkageConfig:
+    if engine not in ("duckdb", "spark"):
+        raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
     if engine == "spark":
-        raise UsageError(
-            "the Spark engine is not available in this version", fix="use --engine duckdb"
-        )
+        # Before any work: a missing pyspark or Java is a one-line error, not a late failure.
+        from fjdp.linkage.spark_session import check_available
+
+        check_available()
     return LinkageConfig(
-        accept=accept, possible=possible, engine="duckdb", deterministic=not splink_only
+        accept=accept,
+        possible=possible,
+        engine="spark" if engine == "spark" else "duckdb",
+        deterministic=not splink_only,
     )
 
 

@@ -42,7 +42,10 @@ def link_files(
     cfg: LinkageConfig,
     *,
     say: Callable[[str], None] = lambda _m: None,
+    model_out: Path | None = None,
 ) -> LinkFilesResult:
+    """Link ``records`` to ``spine`` and write ``out``; ``model_out``, if given, receives
+    the trained Splink model (as ``fjdp ttp link`` keeps it)."""
     t0 = time.perf_counter()
     report = say
 
@@ -72,7 +75,7 @@ def link_files(
             sex="sex",
             postcode="postcode",
         )
-        result = run_cascade(con, cfg, say=timed)
+        result = run_cascade(con, cfg, model_out=model_out, say=timed)
         fmt = "parquet" if out.suffix.lower() == ".parquet" else "csv, header"
         tmp = out.with_name(f".{out.name}.partial")
         out.parent.mkdir(parents=True, exist_ok=True)

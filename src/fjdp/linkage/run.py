@@ -264,6 +264,7 @@ def link_dataset(
             "fjdp": version("fjdp"),
             "splink": version("splink"),
             "duckdb": version("duckdb"),
+            **({"pyspark": version("pyspark")} if cfg.engine == "spark" else {}),
         }
         review = review_estimates(run_dir, zone.path, cascade_counts)
         report = build_report(
