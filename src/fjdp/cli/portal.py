@@ -120,8 +120,9 @@ def portal_add_user(
         typer.Option("--agreement-signed-on", help="Access agreement signed on (YYYY-MM-DD)."),
     ] = None,
 ) -> None:
-    """Create an account with roles and accreditation. The password is read from
-    FJDP_PORTAL_PASSWORD, else asked for twice."""
+    """Create an account with roles and accreditation.
+
+    The password is read from FJDP_PORTAL_PASSWORD, else asked for twice."""
     from fjdp.portal.commands import add_user
 
     password = os.environ.get("FJDP_PORTAL_PASSWORD") or typer.prompt(
@@ -174,8 +175,10 @@ def portal_collect(
     zones: Annotated[list[Path], typer.Argument(metavar="ZONE_DIR", help="Zone folders.")],
     folder: DirOpt = None,
 ) -> None:
-    """Copy the zones' audit logs into the portal (after checking each chain) so one
-    timeline covers every zone."""
+    """Copy the zones' audit logs into the portal so one timeline covers every zone.
+
+    Each zone's chain is checked first, and every event collected before must still be
+    there unchanged."""
     from fjdp.portal.commands import collect
 
     for name, n in collect(_config(folder), zones, by=actor()).items():

@@ -3,9 +3,12 @@ needs a signed-in user with a verified second factor (see ``middleware``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
+from django.views.static import serve as serve_static
 
 from fjdp.portal.views import audit, auth, dashboard, projects, public
 
@@ -39,4 +42,11 @@ urlpatterns = [
     path("workspaces/", dashboard.workspaces, name="workspaces"),
     path("audit/", audit.audit, name="audit"),
     path("admin/", admin.site.urls),
+    # The portal's own stylesheet, served by Django so `fjdp portal serve` needs nothing
+    # else; a deployment puts a web server (and `collectstatic`) in front instead.
+    re_path(
+        r"^static/portal/(?P<path>[\w.-]+)$",
+        serve_static,
+        {"document_root": str(Path(__file__).parent / "static" / "portal")},
+    ),
 ]
