@@ -16,11 +16,13 @@ from lib.world import build_small
 def pytest_configure(config: pytest.Config) -> None:
     """Django for the portal tests: a throw-away portal folder, a test-only key, and a
     fast password hasher. The test database itself is SQLite in memory."""
+    import shutil
     import tempfile
 
     from fjdp.portal.config import PortalConfig, setup
 
     folder = Path(tempfile.mkdtemp(prefix="fjdp-portal-tests-"))
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     setup(
         PortalConfig(
             portal_dir=folder,
