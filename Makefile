@@ -16,12 +16,13 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank clean
+.PHONY: help venv demo serve test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
 	@echo
 	@echo "  make demo         build the synthetic world and the demo layout in demo/ (DEMO_ARGS=...)"
+	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 (PORTAL_DIR=demo/portal)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
 	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
 	@echo "  make test-all     run every test, including slow ones"
@@ -50,6 +51,14 @@ venv: $(STAMP)
 
 demo: venv
 	$(VENV)/bin/fjdp demo $(DEMO_ARGS)
+
+# The portal folder; `fjdp portal init` creates it (and its database) on first use.
+PORTAL_DIR  ?= demo/portal
+PORTAL_PORT ?= 8000
+
+serve: venv
+	@test -f $(PORTAL_DIR)/secret_key || $(VENV)/bin/fjdp portal init --dir $(PORTAL_DIR)
+	$(VENV)/bin/fjdp portal serve --dir $(PORTAL_DIR) --port $(PORTAL_PORT)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -85,7 +85,14 @@ class IntegrityError(UserError):
     exit_code = 6
 
 
+class GovernanceError(UserError):
+    """A governance rule forbids it: separation of duties, an unaccredited person, a
+    project in the wrong state for the step, a decision someone may not take."""
+
+    exit_code = 7
+
+
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
-    for cls in (UsageError, InputError, OutputError, RefusedError, IntegrityError)
+    for cls in (UsageError, InputError, OutputError, RefusedError, IntegrityError, GovernanceError)
 }

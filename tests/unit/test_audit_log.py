@@ -476,3 +476,24 @@ def test_any_single_byte_change_is_found_at_exactly_that_line(
         rewrite(path, rows)
 
         assert_broken_at(verify_log(path), k, records)
+
+
+def test_verify_chain_checks_records_held_outside_a_file() -> None:
+    """The portal keeps its chain in a database; the same rules apply."""
+    from fjdp.audit import verify_chain
+    from fjdp.audit.events import GENESIS
+
+    records = []
+    prev = GENESIS
+    for seq in (1, 2, 3):
+        event = AuditEvent(zone="portal", actor="a", role="r", action=Action.LOGIN, object="o")
+        rec = AuditRecord.seal(seq=seq, time="2026-01-01T00:00:00Z", event=event, prev=prev)
+        records.append(rec)
+        prev = rec.hash
+    assert verify_chain(records).ok
+    assert verify_chain(records).events == 3
+    edited = AuditRecord(**{**records[1].to_dict(), "actor": "mallory"})
+    bad = verify_chain([records[0], edited, records[2]])
+    assert not bad.ok and bad.first_bad_seq == 2 and "edited" in (bad.reason or "")
+    gap = verify_chain([records[0], records[2]])
+    assert not gap.ok and gap.first_bad_seq == 2 and "missing" in (gap.reason or "")

@@ -140,6 +140,7 @@ def test_exit_codes_table_matches_the_classes() -> None:
         "OutputError": 4,
         "RefusedError": 5,
         "IntegrityError": 6,
+        "GovernanceError": 7,
     }
     assert {cls.__name__: cls.exit_code for cls in all_subclasses(UserError)} == EXIT_CODES
 

@@ -15,7 +15,7 @@ Interface (implemented in ``events.py`` and ``log.py``):
 """
 
 from fjdp.audit.events import Action, AuditEvent, AuditRecord
-from fjdp.audit.log import AuditLog, Verification, verify_log, zone_log
+from fjdp.audit.log import AuditLog, Verification, format_time, verify_chain, verify_log, zone_log
 
 __all__ = [
     "Action",
@@ -23,6 +23,8 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "Verification",
+    "format_time",
+    "verify_chain",
     "verify_log",
     "zone_log",
 ]

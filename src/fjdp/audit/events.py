@@ -58,6 +58,25 @@ class Action(StrEnum):
     REVOKE = "revoke"
     KEY_DESTROY = "key.destroy"
     REFERENCE = "reference"
+    # The portal (control plane)
+    LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    OTP_VERIFIED = "otp.verified"
+    OTP_FAILED = "otp.failed"
+    OTP_DEVICE = "otp.device"
+    LOGOUT = "logout"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    PROJECT_CREATE = "project.create"
+    PROJECT_EDIT = "project.edit"
+    PROJECT_SUBMIT = "project.submit"
+    PANEL_DECISION = "panel.decision"
+    CUSTODIAN_DECISION = "custodian.decision"
+    PROJECT_AMEND = "project.amend"
+    PROJECT_WITHDRAW = "project.withdraw"
+    PROJECT_EXPIRE = "project.expire"
+    PROJECT_CLOSE = "project.close"
+    ZONE_COLLECT = "zone.collect"
 
 
 def canonical_json(value: Any) -> str:

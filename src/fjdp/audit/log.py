@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _format_time(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
     """ISO 8601 in UTC to the second, with 'Z': sortable and unambiguous across zones."""
     if moment.tzinfo is None:
         raise ValueError("audit times must be timezone-aware; got a naive datetime")
@@ -108,7 +108,7 @@ class AuditLog:
             last = self._checked_last(f)
             record = AuditRecord.seal(
                 seq=last.seq + 1 if last else 1,
-                time=_format_time(self._clock()),
+                time=format_time(self._clock()),
                 event=event,
                 prev=last.hash if last else GENESIS,
             )
@@ -316,4 +316,35 @@ def verify_log(path: Path | str) -> Verification:
             where=str(path),
             fix="check the file's permissions",
         ) from exc
+    return Verification(ok=True, events=good, first_bad_seq=None, reason=None, head=head)
+
+
+def verify_chain(records: Iterable[AuditRecord]) -> Verification:
+    """Check a chain of records held somewhere other than a log file (the portal's
+    database): each record's hash matches its content, its ``seq`` is its position and
+    its ``prev`` is the hash of the record before. Names the first broken link."""
+    good = 0
+    head: str | None = None
+    for position, record in enumerate(records, start=1):
+        reason = None
+        if record.hash != record.expected_hash():
+            reason = f"event {position} was edited: its hash does not match its content"
+        elif record.seq != position:
+            reason = (
+                f"event {position} is missing: the record at position {position} is event "
+                f"{record.seq}"
+                if record.seq > position
+                else f"event {record.seq} appears again at position {position}"
+            )
+        elif record.prev != (head or GENESIS):
+            reason = (
+                f"event {position} does not follow the event before it: an event was "
+                "inserted, or replaced and re-hashed"
+            )
+        if reason is not None:
+            return Verification(
+                ok=False, events=good, first_bad_seq=position, reason=reason, head=head
+            )
+        good += 1
+        head = record.hash
     return Verification(ok=True, events=good, first_bad_seq=None, reason=None, head=head)

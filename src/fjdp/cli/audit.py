@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from fjdp.audit import Verification, verify_log
 from fjdp.cli._common import console
-from fjdp.errors import InputError, IntegrityError
+from fjdp.errors import InputError, IntegrityError, UsageError
 
 HEAD_CHARS = 12
 """Hex digits of the head hash shown: enough to compare by eye with a noted-down head."""
@@ -38,19 +38,32 @@ def _result_line(name: str, result: Verification) -> str:
 @app.command("verify")
 def verify(
     zone_dirs: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             metavar="ZONE_DIR",
             help="Zone folders to check; each zone's log is ZONE_DIR/audit/log.jsonl.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    portal: Annotated[
+        Path | None,
+        typer.Option(
+            "--portal",
+            help="Also check the portal's chain and every zone log collected into it "
+            "(the portal folder, e.g. demo/portal).",
+        ),
+    ] = None,
 ) -> None:
     """Re-compute each zone's hash chain and name the first edited, missing or moved event.
 
     Prints one line per zone. Exits with code 6 if any log is broken or missing,
     after checking every zone, so one run reports all the damage.
     """
+    zone_dirs = zone_dirs or []
+    if not zone_dirs and portal is None:
+        raise UsageError(
+            "nothing to verify", fix="give zone folders, --portal DIR, or both; see --help"
+        )
     for zone_dir in zone_dirs:
         if not zone_dir.is_dir():
             raise InputError(
@@ -74,6 +87,15 @@ def verify(
         console.print(_result_line(name, result), highlight=False, soft_wrap=True)
         if not result.ok:
             broken.append(name)
+    if portal is not None:
+        from fjdp.portal.commands import verify as verify_portal
+        from fjdp.portal.config import PortalConfig
+
+        for name, result in verify_portal(PortalConfig.from_env(portal_dir=portal)).items():
+            label = name if name == "portal" else f"{name} (collected in the portal)"
+            console.print(_result_line(label, result), highlight=False, soft_wrap=True)
+            if not result.ok:
+                broken.append(label)
     if broken:
         what = (
             f"the audit log of {broken[0]} is broken"

@@ -1,0 +1,52 @@
+"""The portal's addresses. Everything but the register, the catalogue and the login page
+needs a signed-in user with a verified second factor (see ``middleware``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path
+from django.views.static import serve as serve_static
+
+from fjdp.portal.views import audit, auth, dashboard, projects, public
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("register/", public.register, name="register"),
+    path("catalogue/", public.catalogue, name="catalogue"),
+    path("catalogue/<str:name>/", public.dataset, name="dataset"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(template_name="portal/login.html"),
+        name="login",
+    ),
+    path("accounts/otp/", auth.otp, name="otp"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/", dashboard.projects, name="projects"),
+    path("projects/new/", projects.project_new, name="project_new"),
+    path("projects/<str:pid>/", projects.project_detail, name="project"),
+    path("projects/<str:pid>/edit/", projects.project_edit, name="project_edit"),
+    path("projects/<str:pid>/submit/", projects.project_submit, name="project_submit"),
+    path("projects/<str:pid>/panel/", projects.project_panel, name="project_panel"),
+    path(
+        "projects/<str:pid>/custodian/<str:dataset>/",
+        projects.project_custodian,
+        name="project_custodian",
+    ),
+    path("projects/<str:pid>/provision/", projects.project_provision, name="project_provision"),
+    path("projects/<str:pid>/amend/", projects.project_amend, name="project_amend"),
+    path("projects/<str:pid>/withdraw/", projects.project_withdraw, name="project_withdraw"),
+    path("projects/<str:pid>/close/", projects.project_close, name="project_close"),
+    path("workspaces/", dashboard.workspaces, name="workspaces"),
+    path("audit/", audit.audit, name="audit"),
+    path("admin/", admin.site.urls),
+    # The portal's own stylesheet, served by Django so `fjdp portal serve` needs nothing
+    # else; a deployment puts a web server (and `collectstatic`) in front instead.
+    re_path(
+        r"^static/portal/(?P<path>[\w.-]+)$",
+        serve_static,
+        {"document_root": str(Path(__file__).parent / "static" / "portal")},
+    ),
+]

@@ -1,0 +1,33 @@
+"""The second step of signing in: a TOTP code from the user's authenticator."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp import login as otp_login
+from django_otp import user_has_device
+from django_otp.forms import OTPTokenForm
+
+from fjdp.audit import Action
+from fjdp.portal.audit import record_event
+from fjdp.portal.views._access import user_of
+
+
+def otp(request: HttpRequest) -> HttpResponse:
+    user = user_of(request)
+    nxt = request.GET.get("next") or request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = ""
+    if user.is_verified():
+        return redirect(nxt or "dashboard")
+    if not user_has_device(user):
+        return render(request, "portal/otp.html", {"no_device": True}, status=403)
+    form = OTPTokenForm(user, request, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        otp_login(request, user.otp_device)
+        record_event(Action.OTP_VERIFIED, user.username, actor=user.username, role="user")
+        messages.success(request, "Signed in.")
+        return redirect(nxt or "dashboard")
+    return render(request, "portal/otp.html", {"form": form, "next": nxt})

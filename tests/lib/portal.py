@@ -1,0 +1,94 @@
+"""Factories for portal tests: accounts with roles, accreditation and a TOTP device, and
+clients signed in with both factors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from django.test import Client
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from fjdp.governance import Role
+from fjdp.portal.actions import add_totp_device, create_user
+from fjdp.portal.models import User
+
+PASSWORD = "a long test passphrase 1"
+GUARDIAN = "children's guardian service"
+REGISTRATION = "registration service"
+
+
+def make_user(
+    name: str, *roles: Role, organisation: str = "", accredited: bool = True, device: bool = True
+) -> User:
+    today = dt.date.today()
+    acc: dict[str, Any] = (
+        {
+            "trained_on": today - dt.timedelta(days=30),
+            "expires_on": today + dt.timedelta(days=365),
+            "agreement_signed_on": today - dt.timedelta(days=20),
+        }
+        if accredited
+        else {}
+    )
+    user = create_user(
+        name, PASSWORD, by="tests", roles=[r.value for r in roles], organisation=organisation, **acc
+    )
+    if device:
+        add_totp_device(user, by="tests")
+    return user
+
+
+def token(device: TOTPDevice) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    return f"{totp.token():0{device.digits}d}"
+
+
+def verified_client(user: User, **kwargs: Any) -> Client:
+    """A client signed in as ``user`` with a verified second factor (set in the session,
+    as ``django_otp.login`` does; ``test_portal`` also checks the real OTP form)."""
+    client = Client(**kwargs)
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user).first()
+    assert device is not None, f"{user.username} has no device"
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+def standard_people() -> dict[str, User]:
+    return {
+        "lead": make_user("lead", Role.PROJECT_LEAD, Role.RESEARCHER),
+        "res": make_user("res", Role.RESEARCHER),
+        "unacc": make_user("unacc", Role.RESEARCHER, accredited=False),
+        "pan1": make_user("pan1", Role.PANEL_MEMBER),
+        "pan2": make_user("pan2", Role.PANEL_MEMBER),
+        "cust_court": make_user("cust_court", Role.CUSTODIAN, organisation=GUARDIAN),
+        "cust_deaths": make_user("cust_deaths", Role.CUSTODIAN, organisation=REGISTRATION),
+        "dm": make_user("dm", Role.DATA_MANAGER),
+        "aud": make_user("aud", Role.AUDITOR),
+        "checker": make_user("checker", Role.OUTPUT_CHECKER),
+        "linkop": make_user("linkop", Role.LINKAGE_OPERATOR),
+    }
+
+
+def application_post(researchers: list[User], columns: list[str], **over: str) -> dict[str, Any]:
+    end = dt.date.today() + dt.timedelta(days=180)
+    data: dict[str, Any] = {
+        "title": "Pathways after care proceedings",
+        "lay_summary": "What happens to children after court.",
+        "purpose": "Describe pathways.",
+        "public_benefit": "Better services.",
+        "expected_outputs": "Tables of counts.",
+        "date_start": "2000-01-01",
+        "date_end": "2030-12-31",
+        "end_date": end.isoformat(),
+        "researchers": [u.pk for u in researchers],
+        "columns": columns,
+    }
+    data.update(over)
+    return data
