@@ -44,7 +44,7 @@ from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
 from fjdp.specs import load_spec
 from fjdp.specs.model import DatasetSpec
-from fjdp.sql import lit, q
+from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 from fjdp.transfer.receive import received_index
 from fjdp.types import LinkStatus
 
@@ -171,7 +171,7 @@ def _sha256(path: Path) -> str:
 def _connect(work: Path) -> duckdb.DuckDBPyConnection:
     work.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    con.execute("set memory_limit = '2GB'")
+    con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
     con.execute(f"set temp_directory = {lit(str(work))}")
     con.execute("set preserve_insertion_order = false")
     return con
@@ -273,7 +273,7 @@ def _tables(
             selects += [f"p{j}.{c} as {q(a)}" for c, a in link_columns(group, single).items()]
         con.execute(
             f"copy (select {', '.join(selects)} from read_parquet({lit(str(src))}) t "
-            f"{' '.join(joins)}) to {lit(str(out))} (format parquet, compression zstd)"
+            f"{' '.join(joins)}) to {lit(str(out))} ({PARQUET_OUT})"
         )
         written = pq.ParquetFile(out).metadata.num_rows
         if written != tables[t.name]:

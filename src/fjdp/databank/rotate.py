@@ -48,7 +48,7 @@ from fjdp.fsutil import staged_or_removed
 from fjdp.keys import ZoneKeys
 from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
-from fjdp.sql import lit, q
+from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 
 ROLE = "data manager"
 
@@ -88,7 +88,7 @@ def rotate_key(
     work = zone.path / "work" / f"rotate-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    con.execute("set memory_limit = '2GB'")
+    con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
     con.execute(f"set temp_directory = {lit(str(work))}")
     con.execute("set preserve_insertion_order = false")
     staged: list[tuple[Path, Version]] = []
@@ -146,7 +146,7 @@ def rotate_key(
                     repl = ", ".join(f"m{i}.e_new as {q(c)}" for i, c in enumerate(cols))
                     con.execute(
                         f"copy (select t.* replace ({repl}) from read_parquet({lit(str(f))}) t {joins})"
-                        f" to {lit(str(staging / f.name))} (format parquet, compression zstd)"
+                        f" to {lit(str(staging / f.name))} ({PARQUET_OUT})"
                     )
                 dest = version_dir(zone.path, ds, v.version + 1)
                 os.rename(staging, dest)

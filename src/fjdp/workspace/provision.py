@@ -43,7 +43,7 @@ from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
 from fjdp.specs import load_spec
 from fjdp.specs.model import ColumnType, DatasetSpec, TableSpec
-from fjdp.sql import lit, q
+from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 from fjdp.workspace.lifecycle import revoke
 from fjdp.workspace.paths import WORKSPACE_DB, workspace_link
 from fjdp.workspace.scope import Scope
@@ -181,7 +181,7 @@ def provision(
         work.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect()
         try:
-            con.execute("set memory_limit = '2GB'")
+            con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
             con.execute(f"set temp_directory = {lit(str(work))}")
             con.execute("set preserve_insertion_order = false")
             rows = _build(con, zone.path, scope, versions, key, bridge, build, say)
@@ -308,7 +308,7 @@ def _build(
         dest.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"copy (select {select} from (select {base} from read_parquet({lit(str(src))}) t) t "
-            f"{' '.join(joins)} where {cond}) to {lit(str(dest))} (format parquet, compression zstd)"
+            f"{' '.join(joins)} where {cond}) to {lit(str(dest))} ({PARQUET_OUT})"
         )
         rows[f"{ds}.{tname}"] = pq.ParquetFile(dest).metadata.num_rows
     return rows
