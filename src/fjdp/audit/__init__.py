@@ -15,7 +15,15 @@ Interface (implemented in ``events.py`` and ``log.py``):
 """
 
 from fjdp.audit.events import Action, AuditEvent, AuditRecord
-from fjdp.audit.log import AuditLog, Verification, format_time, verify_chain, verify_log, zone_log
+from fjdp.audit.log import (
+    AuditLog,
+    Verification,
+    format_time,
+    record,
+    verify_chain,
+    verify_log,
+    zone_log,
+)
 
 __all__ = [
     "Action",
@@ -24,6 +32,7 @@ __all__ = [
     "AuditRecord",
     "Verification",
     "format_time",
+    "record",
     "verify_chain",
     "verify_log",
     "zone_log",

@@ -15,13 +15,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from fjdp.audit.events import GENESIS, AuditEvent, AuditRecord
+from fjdp.audit.events import GENESIS, Action, AuditEvent, AuditRecord
 from fjdp.errors import InputError, IntegrityError, Location
 
 _TAIL_CHUNK = 64 * 1024
@@ -348,3 +348,22 @@ def verify_chain(records: Iterable[AuditRecord]) -> Verification:
         good += 1
         head = record.hash
     return Verification(ok=True, events=good, first_bad_seq=None, reason=None, head=head)
+
+
+def record(
+    zone_dir: Path | str,
+    *,
+    zone: str,
+    actor: str,
+    role: str,
+    obj: str,
+    events: Iterable[tuple[Action, Mapping[str, Any]]],
+) -> None:
+    """Append one event per (action, details) about ``obj`` to the zone's log, in order."""
+    log = zone_log(zone_dir)
+    for action, details in events:
+        log.append(
+            AuditEvent(
+                zone=zone, actor=actor, role=role, action=action, object=obj, details=dict(details)
+            )
+        )

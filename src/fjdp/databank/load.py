@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.audit import Action, record
 from fjdp.databank.catalogue import (
     Version,
     active_key_version,
@@ -42,23 +42,13 @@ from fjdp.fsutil import staged_or_removed
 from fjdp.keys import ZoneKeys
 from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
-from fjdp.specs import load_spec
+from fjdp.specs import FILE3_COLUMNS, load_spec
 from fjdp.specs.model import DatasetSpec
 from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 from fjdp.transfer.receive import received_index
 from fjdp.types import LinkStatus
 
 ROLE = "data manager"
-FILE3_COLUMNS = (
-    "system_id",
-    "alf",
-    "ralf",
-    "link_status",
-    "link_score",
-    "week_of_birth",
-    "sex",
-    "lsoa",
-)
 # What a person's row gains in the databank, in this order.
 LINK_COLUMNS = ("alf_e", "ralf_e", "link_status", "link_score", "week_of_birth", "sex", "lsoa")
 
@@ -411,24 +401,24 @@ def load_extract(
             )
             register(cat, version)
     _shred_alfs(ex)
-    log = zone_log(zone.path)
-    for action, details in (
-        (Action.KEY_USE, {"key": f"bank v{key_version}", "purpose": "alf_e and ralf_e"}),
-        (
-            Action.LOAD,
-            {**version.to_json(), "file2_manifest_sha256": f2_sha, "file3_manifest_sha256": f3_sha},
-        ),
-    ):
-        log.append(
-            AuditEvent(
-                zone=zone.zone.value,
-                actor=actor,
-                role=ROLE,
-                action=action,
-                object=f"{ex.dataset} v{version.version}",
-                details=details,
-            )
-        )
+    record(
+        zone.path,
+        zone=zone.zone.value,
+        actor=actor,
+        role=ROLE,
+        obj=f"{ex.dataset} v{version.version}",
+        events=[
+            (Action.KEY_USE, {"key": f"bank v{key_version}", "purpose": "alf_e and ralf_e"}),
+            (
+                Action.LOAD,
+                {
+                    **version.to_json(),
+                    "file2_manifest_sha256": f2_sha,
+                    "file3_manifest_sha256": f3_sha,
+                },
+            ),
+        ],
+    )
     return version
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.audit import Action, record
 from fjdp.databank.catalogue import catalogue, now
 from fjdp.errors import InputError, UsageError
 from fjdp.keys import ZoneKeys
@@ -157,14 +157,12 @@ def import_reference(zone: ZoneKeys, name: str, source: Path, *, actor: str) -> 
             "insert or replace into reference values (?, ?, ?, ?, ?)",
             [name, source.name, label, int(n), now()],
         )
-    zone_log(zone.path).append(
-        AuditEvent(
-            zone=zone.zone.value,
-            actor=actor,
-            role="data manager",
-            action=Action.REFERENCE,
-            object=name,
-            details={"source": source.name, "format": label, "rows": int(n)},
-        )
+    record(
+        zone.path,
+        zone=zone.zone.value,
+        actor=actor,
+        role="data manager",
+        obj=name,
+        events=[(Action.REFERENCE, {"source": source.name, "format": label, "rows": int(n)})],
     )
     return int(n)

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.audit import Action, record
 from fjdp.databank.catalogue import (
     Version,
     active_key_version,
@@ -198,16 +198,19 @@ def _audit(
     staged: list[tuple[Path, Version]],
     projects: list[str],
 ) -> None:
-    zone_log(zone.path).append(
-        AuditEvent(
-            zone=zone.zone.value,
-            actor=actor,
-            role=ROLE,
-            action=Action.KEY_ROTATE,
-            object=f"bank v{old} -> v{new}",
-            details={
-                "datasets": {v.dataset: v.version for _d, v in staged},
-                "projects_bridged": projects,
-            },
-        )
+    record(
+        zone.path,
+        zone=zone.zone.value,
+        actor=actor,
+        role=ROLE,
+        obj=f"bank v{old} -> v{new}",
+        events=[
+            (
+                Action.KEY_ROTATE,
+                {
+                    "datasets": {v.dataset: v.version for _d, v in staged},
+                    "projects_bridged": projects,
+                },
+            )
+        ],
     )

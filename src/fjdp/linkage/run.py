@@ -17,9 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from fjdp.audit import Action, AuditEvent, zone_log
-from fjdp.errors import InputError, RefusedError
+from fjdp.errors import InputError, IntegrityError, RefusedError
 from fjdp.keys import PublicKeyCard, ZoneKeys
 from fjdp.linkage.cascade import run_cascade
 from fjdp.linkage.config import LinkageConfig
@@ -28,21 +29,12 @@ from fjdp.linkage.report import build_report, review_estimates
 from fjdp.linkage.review import apply_decisions, write_queue
 from fjdp.linkage.session import connect, load_records_table, load_spine_table
 from fjdp.linkage.spine import build_lsoa_reference, build_spine
+from fjdp.specs import FILE3_COLUMNS
 from fjdp.sql import lit
 from fjdp.transfer import Manifest, write_bundle
 from fjdp.transfer.receive import received_index
 
 ROLE = "linkage operator"
-FILE3_COLUMNS = (
-    "system_id",
-    "alf",
-    "ralf",
-    "link_status",
-    "link_score",
-    "week_of_birth",
-    "sex",
-    "lsoa",
-)
 
 
 @dataclass(frozen=True)
@@ -254,6 +246,9 @@ def link_dataset(
               left join rec_area ar using (uid)
             ) to {lit(str(file3))} (format parquet, compression zstd)"""
         )
+        written = tuple(pq.ParquetFile(file3).schema_arrow.names)
+        if written != FILE3_COLUMNS:  # pragma: no cover - the query above is the contract
+            raise IntegrityError(f"File 3 would have columns {written}, not {FILE3_COLUMNS}")
         con.execute(
             f"create or replace view file3 as select * from read_parquet({lit(str(file3))})"
         )

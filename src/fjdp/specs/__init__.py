@@ -1,6 +1,7 @@
 """Dataset specifications (YAML shipped in ``data/``, or a user's own file)."""
 
 from fjdp.specs.model import (
+    FILE3_COLUMNS,
     IDENTIFIER_FIELDS,
     ColumnSpec,
     ColumnType,
@@ -14,6 +15,7 @@ from fjdp.specs.model import (
 from fjdp.specs.registry import all_specs, builtin_names, load_spec
 
 __all__ = [
+    "FILE3_COLUMNS",
     "IDENTIFIER_FIELDS",
     "ColumnSpec",
     "ColumnType",

@@ -54,6 +54,19 @@ IDENTIFIER_FIELDS = (
     "postcode",
 )
 
+# File 3, what the TTP sends the databank for each person of File 1: the one shape the two
+# share besides system_id. The databank refuses a File 3 with any other columns.
+FILE3_COLUMNS = (
+    "system_id",
+    "alf",
+    "ralf",
+    "link_status",
+    "link_score",
+    "week_of_birth",
+    "sex",
+    "lsoa",
+)
+
 Bound = dt.date | float | int | Literal["today"]
 
 

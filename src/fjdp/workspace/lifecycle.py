@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.audit import Action, record
 from fjdp.databank.catalogue import catalogue, now
 from fjdp.errors import InputError, RefusedError
 from fjdp.keys import ZoneKeys
@@ -64,21 +64,17 @@ def revoke(zone: ZoneKeys, project: str, workspaces: Path, *, actor: str, reason
             "update projects set status = 'revoked', revoked_at = ?, revoke_reason = ? where project = ?",
             [now(), reason, project],
         )
-    log = zone_log(zone.path)
-    for action, details in (
-        (Action.REVOKE, {"reason": reason, "workspace_removed": removed}),
-        (Action.KEY_DESTROY, {"key": "project", "project": project}),
-    ):
-        log.append(
-            AuditEvent(
-                zone=zone.zone.value,
-                actor=actor,
-                role=ROLE,
-                action=action,
-                object=project,
-                details=details,
-            )
-        )
+    record(
+        zone.path,
+        zone=zone.zone.value,
+        actor=actor,
+        role=ROLE,
+        obj=project,
+        events=[
+            (Action.REVOKE, {"reason": reason, "workspace_removed": removed}),
+            (Action.KEY_DESTROY, {"key": "project", "project": project}),
+        ],
+    )
     return Revoked(project, removed, reason)
 
 

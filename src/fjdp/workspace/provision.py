@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from fjdp.audit import Action, AuditEvent, zone_log
+from fjdp.audit import Action, record
 from fjdp.databank.catalogue import Version, active_key_version, catalogue, latest, now
 from fjdp.databank.load import LINK_COLUMNS, link_columns
 from fjdp.databank.reference import reference_path
@@ -385,7 +385,6 @@ def _record(
             "insert into provisions values (?, ?, ?, ?)",
             [scope.project, at, json.dumps(vers), json.dumps(rows)],
         )
-    log = zone_log(zone.path)
     events: list[tuple[Action, dict[str, object]]] = []
     if created:
         events.append((Action.KEY_CREATE, {"key": "project", "project": scope.project}))
@@ -393,14 +392,6 @@ def _record(
     events.append(
         (Action.PROVISION, {"versions": vers, "rows": rows, "end_date": str(scope.end_date)})
     )
-    for action, details in events:
-        log.append(
-            AuditEvent(
-                zone=zone.zone.value,
-                actor=actor,
-                role=ROLE,
-                action=action,
-                object=scope.project,
-                details=details,
-            )
-        )
+    record(
+        zone.path, zone=zone.zone.value, actor=actor, role=ROLE, obj=scope.project, events=events
+    )
