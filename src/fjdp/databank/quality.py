@@ -26,7 +26,7 @@ import duckdb
 from fjdp.databank.catalogue import Version, latest, now
 from fjdp.disclosure.protect import protect, rate, show
 from fjdp.specs import load_spec
-from fjdp.specs.model import ColumnType, DatasetSpec, Role, TableSpec
+from fjdp.specs.model import ColumnType, DatasetSpec, Role, TableSpec, reference_column
 from fjdp.sql import lit, q
 from fjdp.types import LinkStatus
 
@@ -74,7 +74,7 @@ def _events(bank: Path, versions: dict[str, Version]) -> list[tuple[str, str]]:
                 continue
             for c in t.columns:
                 if c.references in persons and c.references in v.rows:
-                    ref = c.name.removesuffix("_ref").removesuffix("_id") + "_system_id"
+                    ref = reference_column(c.name)
                     out.append(
                         (
                             f"{ds}.{t.name}",

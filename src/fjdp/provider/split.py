@@ -29,6 +29,7 @@ from fjdp.keys import PublicKeyCard, ZoneKeys
 from fjdp.provider.reader import StagedTable, find_table_file, stage_table
 from fjdp.provider.rules import column_rules, lit, masked, q, text, typed
 from fjdp.specs import IDENTIFIER_FIELDS, DatasetSpec, Role, TableSpec
+from fjdp.specs.model import reference_column
 from fjdp.transfer import Manifest, write_bundle
 
 ROLE = "data provider"
@@ -86,14 +87,6 @@ def system_ids(n: int, block: int = 1_000_000) -> pa.ChunkedArray:
             pa.StringArray.from_buffers(k, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
         )
     return pa.chunked_array(chunks, type=pa.string())
-
-
-def _ref_name(column: str) -> str:
-    """case_id -> case_system_id, person_ref -> person_system_id."""
-    for suffix in ("_id", "_ref", "_key"):
-        if column.endswith(suffix):
-            return column.removesuffix(suffix) + "_system_id"
-    return column + "_system_id"
 
 
 def _group_id_columns(t: TableSpec) -> list[str]:
@@ -235,7 +228,7 @@ class _Splitter:
         joins = []
         for j, col in enumerate(c for c in t.columns if c.role is Role.REFERENCE):
             joins.append(f" left join keymap_{col.references} r{j} on r{j}.key = {text(col.name)}")
-            cols.append(f"r{j}.system_id as {q(_ref_name(col.name))}")
+            cols.append(f"r{j}.system_id as {q(reference_column(col.name))}")
         cols += [f"{typed(c)} as {q(c.name)}" for c in t.columns if c.role is Role.CONTENT]
         path = self.work / f"file2_{t.name}.parquet"
         self.con.execute(

@@ -54,6 +54,16 @@ IDENTIFIER_FIELDS = (
     "postcode",
 )
 
+
+def reference_column(column: str) -> str:
+    """The column a reference becomes in File 2, holding the referenced row's system_id:
+    case_id -> case_system_id, person_ref -> person_system_id."""
+    for suffix in ("_id", "_ref", "_key"):
+        if column.endswith(suffix):
+            return column.removesuffix(suffix) + "_system_id"
+    return column + "_system_id"
+
+
 # File 3, what the TTP sends the databank for each person of File 1: the one shape the two
 # share besides system_id. The databank refuses a File 3 with any other columns.
 FILE3_COLUMNS = (

@@ -42,7 +42,7 @@ from fjdp.keys import ZoneKeys
 from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
 from fjdp.specs import load_spec
-from fjdp.specs.model import ColumnType, DatasetSpec, TableSpec
+from fjdp.specs.model import ColumnType, DatasetSpec, TableSpec, reference_column
 from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 from fjdp.workspace.lifecycle import revoke
 from fjdp.workspace.paths import WORKSPACE_DB, workspace_link
@@ -101,7 +101,7 @@ def _select(
     if t.name in _referenced(spec):
         items.append(f"{sid('t.system_id')} as system_id")
     for ref in sorted(refs):
-        name = ref.removesuffix("_id").removesuffix("_ref").removesuffix("_key") + "_system_id"
+        name = reference_column(ref)
         if name in columns:
             items.append(f"{sid('t.' + q(name))} as {q(name)}")
     groups = []
