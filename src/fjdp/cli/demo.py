@@ -104,9 +104,11 @@ def demo(
     force: ForceOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Build the default synthetic world, create the provider, TTP and databank zones, split
-    every source and deliver File 1s to the TTP and File 2s to the databank; say where
-    everything is. Later stages of the flow fill the other folders."""
+    """Run the whole flow on a synthetic world, end to end.
+
+    Builds the world, creates the provider, TTP and databank zones, splits every source,
+    links each File 1 at the TTP and sends File 3, loads every dataset at the databank
+    and provisions a demo project's workspace; says where everything is."""
     prepare_layout(out, force=force)
     summary = build_world(
         WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
