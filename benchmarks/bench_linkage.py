@@ -37,17 +37,14 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "linkage.json"
 DEFAULT_SIZES = (300_000, 3_200_000)
 LINKED = ("DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT")
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p)
-    return env
 
 
 def tree_rss(root: int) -> int:

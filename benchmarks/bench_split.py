@@ -43,6 +43,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import child_env, memory_total_gib
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "split.json"
@@ -59,25 +62,6 @@ SAMPLE_SECONDS = 0.05
 DIAGNOSES = ("S525", "F329", "J069", "F102", "I219", "J189", "K359", "N390", "R074", "E119")
 POSTCODE_AREAS = ("CF", "SA", "NP", "LL", "SY", "LD", "CH")
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
-
-
-def memory_total_gib() -> float | None:
-    """Total memory of this machine, from /proc/meminfo (Linux only)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        return None
-    return None
-
-
-def child_env() -> dict[str, str]:
-    """The environment of a child: fjdp importable from src/ even without an install."""
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def _sql_list(values: tuple[str, ...] | list[str]) -> str:

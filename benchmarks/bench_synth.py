@@ -27,31 +27,15 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import child_env, memory_total_gib
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "synth.json"
 DEFAULT_SIZES = (200_000, 3_200_000)
 SEED = 1
 LOG_TAIL_LINES = 20
-
-
-def memory_total_gib() -> float | None:
-    """Total memory of this machine, from /proc/meminfo (Linux only)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        return None
-    return None
-
-
-def child_env() -> dict[str, str]:
-    """The environment of the child: fjdp importable from src/ even without an install."""
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    return env
 
 
 def run_one(people: int, out: Path, log: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pytest
 from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.evaluate import link_files
 from fjdp.synth import WorldSummary
+from lib.accuracy import court_accuracy
 
 LINKED = ("DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT")
 
@@ -240,17 +241,7 @@ def test_each_step_assigns_the_status_it_should(cases: dict[str, object], case: 
 
 def test_precision_and_recall_on_the_worlds_court_records(cases: dict[str, object]) -> None:
     w = cases["world"]
-    con = duckdb.connect()
-    precision, recall, n = con.execute(
-        f"""with t as (select * from read_parquet('{w}/truth/court_public_persons.parquet') union all
-                       select * from read_parquet('{w}/truth/court_private_persons.parquet')),
-             l as (select * from read_parquet('{cases["out"]}'))
-        select avg((cast(t.person_id as varchar) = l.person_id)::int) filter (where l.link_status in {LINKED}),
-               avg((l.link_status in {LINKED} and cast(t.person_id as varchar) = l.person_id)::int) filter (where t.on_spine),
-               count(*) filter (where t.on_spine)
-        from l join t on t.person_ref = l.record_id"""
-    ).fetchall()[0]
-    con.close()
+    precision, recall, n = court_accuracy(Path(str(w)), Path(str(cases["out"])))
     assert n > 1000
     assert precision >= 0.999
     assert recall >= 0.98

@@ -18,10 +18,10 @@ from fjdp.linkage.config import LinkageConfig
 from fjdp.linkage.evaluate import link_files
 from fjdp.linkage.probabilistic import DUCKDB, SPARK, Dialect, comparisons
 from fjdp.synth import WorldSummary
+from lib.accuracy import court_accuracy
 
 pytestmark = pytest.mark.spark
 
-LINKED = ("DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT")
 # u from 200,000 random pairs rather than 1M keeps the Spark run short; both engines
 # use the same settings.
 CFG = {"memory_limit": "2GB", "u_max_pairs": 2e5}
@@ -57,17 +57,7 @@ def runs(small_world: WorldSummary, tmp_path_factory: pytest.TempPathFactory) ->
 
 def test_spark_links_accurately_against_truth(runs: dict[str, Path]) -> None:
     w = runs["world"]
-    con = duckdb.connect()
-    precision, recall, n = con.execute(
-        f"""with t as (select * from read_parquet('{w}/truth/court_public_persons.parquet') union all
-                       select * from read_parquet('{w}/truth/court_private_persons.parquet')),
-             l as (select * from read_parquet('{runs["spark"]}'))
-        select avg((cast(t.person_id as varchar) = l.person_id)::int) filter (where l.link_status in {LINKED}),
-               avg((l.link_status in {LINKED} and cast(t.person_id as varchar) = l.person_id)::int) filter (where t.on_spine),
-               count(*) filter (where t.on_spine)
-        from l join t on t.person_ref = l.record_id"""
-    ).fetchall()[0]
-    con.close()
+    precision, recall, n = court_accuracy(Path(str(w)), Path(str(runs["spark"])))
     assert n > 1000
     assert precision >= 0.999
     assert recall >= 0.98
