@@ -6,11 +6,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fjdp.synth import WorldSummary
 from lib.world import build_small
+
+# Hypothesis's per-example deadline measures the machine, not the code: on a loaded CI
+# runner a fast example can take 250 ms and fail as "flaky". Examples are still capped by
+# max_examples, and slow properties are marked slow.
+settings.register_profile("fjdp", deadline=None)
+settings.load_profile("fjdp")
 
 
 def pytest_configure(config: pytest.Config) -> None:

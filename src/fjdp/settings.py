@@ -20,6 +20,7 @@ DEMO_LAYOUT: tuple[str, ...] = (
     "ttp",
     "databank",
     "workspaces",
+    "analysis",
     "portal",
     "releases",
 )

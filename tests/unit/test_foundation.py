@@ -228,6 +228,7 @@ def test_demo_layout_is_the_stable_set_of_folders() -> None:
         "ttp",
         "databank",
         "workspaces",
+        "analysis",
         "portal",
         "releases",
     )

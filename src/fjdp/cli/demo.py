@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from fjdp.cli._common import console, print_world
 from fjdp.cli._zone import actor
+from fjdp.cli.measures import measures_table
 from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
 from fjdp.errors import OutputError
 from fjdp.flow import Banked, Delivery, Linked, bank_all, ingest_world, link_all
@@ -24,6 +25,7 @@ _WHAT = {
     "ttp": "the trusted third party's zone (spine, linkage, File 3)",
     "databank": "the databank's zone (loaded datasets, catalogue)",
     "workspaces": "one folder per project workspace",
+    "analysis": "each project's results inside the research environment (tables, plots, pages)",
     "portal": "the governance portal's database",
     "releases": "released output bundles",
 }
@@ -107,8 +109,9 @@ def demo(
     """Run the whole flow on a synthetic world, end to end.
 
     Builds the world, creates the provider, TTP and databank zones, splits every source,
-    links each File 1 at the TTP and sends File 3, loads every dataset at the databank
-    and provisions a demo project's workspace; says where everything is."""
+    links each File 1 at the TTP and sends File 3, loads every dataset at the databank,
+    provisions a demo project's workspace and computes the family-justice measures in it;
+    says where everything is."""
     prepare_layout(out, force=force)
     summary = build_world(
         WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
@@ -130,7 +133,17 @@ def demo(
         "[bold]Databank[/bold]: load versions (ALF_E), provision the demo project's"
         " workspace (ALF_PE)"
     )
-    console.print(bank_table(bank_all(zones, out / "world", out, actor(), say)))
+    banked = bank_all(zones, out / "world", out, actor(), say)
+    console.print(bank_table(banked))
+    project = banked.workspace.project
+    console.print(
+        f"[bold]Analysis[/bold]: the family-justice measures in the workspace of {project}"
+    )
+    results = out / "analysis" / project / "measures"
+    from fjdp.analysis.measures import run_measures  # Ibis, plotting: only when run
+
+    written = run_measures(out / "workspaces" / project, results)
+    console.print(measures_table(written, results))
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())

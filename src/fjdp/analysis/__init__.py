@@ -1,0 +1,1 @@
+"""Analysis inside a project workspace: researcher definitions and the measures library."""
