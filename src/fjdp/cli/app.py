@@ -14,6 +14,7 @@ import typer
 
 from fjdp import __version__
 from fjdp.cli import audit as audit_cmd
+from fjdp.cli import check as check_cmd
 from fjdp.cli import databank as databank_cmd
 from fjdp.cli import demo as demo_cmd
 from fjdp.cli import measures as measures_cmd
@@ -42,6 +43,7 @@ app.add_typer(ttp_cmd.ttp_app, name="ttp")
 app.add_typer(databank_cmd.app, name="databank")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(portal_cmd.app, name="portal")
+app.add_typer(check_cmd.app, name="check")
 analysis_app = typer.Typer(
     help="Analysis inside a project workspace: the family-justice measures.",
     no_args_is_help=True,

@@ -1,0 +1,1 @@
+"""Checks an auditor runs over the zones: the leak scanner."""
