@@ -132,7 +132,9 @@ def new_page(
     contexts = []
 
     def make() -> Page:
-        context = browser.new_context(base_url=portal_url, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            base_url=portal_url, viewport={"width": 1280, "height": 900}, locale="en-GB"
+        )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
