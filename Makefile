@@ -75,7 +75,7 @@ test-browser: venv
 
 # The tests that touch the portal's database. FJDP_TEST_POSTGRES=1 (the default here)
 # starts a throw-away cluster for the run (tests/lib/pgserver.py); a DSN uses that server.
-PORTAL_DB_TESTS := (django_db or postgres) and not slow and not browser
+PORTAL_DB_TESTS := (django_db or postgres or browser) and not slow
 
 test-postgres: venv
 	FJDP_TEST_POSTGRES="$${FJDP_TEST_POSTGRES:-1}" $(PY) -m pytest -m '$(PORTAL_DB_TESTS)' $(PYTEST_ARGS)
