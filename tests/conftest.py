@@ -25,11 +25,16 @@ def _postgres_dsn(config: pytest.Config) -> str | None:
         return None
     if value not in ("1", "true", "yes"):
         return value
-    from lib.pgserver import throwaway_cluster
+    import contextlib
 
-    cluster = throwaway_cluster()
-    dsn = cluster.__enter__()
-    config.add_cleanup(lambda: cluster.__exit__(None, None, None))
+    from lib.pgserver import PostgresUnavailableError, throwaway_cluster
+
+    stack = contextlib.ExitStack()
+    try:
+        dsn = stack.enter_context(throwaway_cluster())
+    except PostgresUnavailableError as exc:
+        raise pytest.UsageError(f"{POSTGRES_ENV}={value}: {exc}") from None
+    config.add_cleanup(stack.close)
     return dsn
 
 

@@ -115,6 +115,9 @@ def test_an_application_goes_from_form_to_workspace_and_expires(
     # the researcher has no workspace yet
     res = sign_in("res")
     assert pid not in res.locator("main").inner_text()
+    # the menu offers only the pages this person's roles open
+    expect(res.locator("nav")).to_contain_text("Workspaces")
+    expect(res.locator("nav")).not_to_contain_text("Audit")
 
     # the data manager provisions the workspace from the databank
     dm = sign_in("dm")
@@ -140,11 +143,11 @@ def test_an_application_goes_from_form_to_workspace_and_expires(
     expect(res.locator("main")).to_contain_text(LAY)
     shot(res, "register")
 
-    # a day past its end date, `fjdp portal expire` ends it and the workspace goes
+    # a day past its end date, `fjdp portal expire --today ...` ends it and the workspace
+    # goes (the command's own function; Django is already set up on the test database)
     later = project.end_date + dt.timedelta(days=1)
-    assert commands.expire(
-        PortalConfig.from_env({}, portal_dir=tmp_path, secret_key="x"), later
-    ) == [pid]
+    cfg = PortalConfig.from_env({}, portal_dir=tmp_path, secret_key="unused")
+    assert commands.expire(cfg, later) == [pid]
     assert not workspace.exists()
     res.goto("/")
     expect(res.locator("main")).not_to_contain_text(pid)
