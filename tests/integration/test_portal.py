@@ -376,3 +376,27 @@ def test_public_pages_need_no_login(tiny_bank: Path) -> None:
         assert "nhs_number" not in text  # identifiers are never offered
     assert client.get("/catalogue/nosuch/").status_code == 404
     assert client.get("/register/").status_code == 200
+
+
+def test_the_second_step_asks_for_the_code_alone() -> None:
+    """One box for the code: django-otp's own form adds a device list starting with a
+    blank choice (which the browser refuses to submit) and a challenge box TOTP never uses."""
+    make_user("res", Role.RESEARCHER)
+    client = Client()
+    client.post("/accounts/login/", {"username": "res", "password": PASSWORD})
+    page = client.get("/accounts/otp/").content.decode()
+    assert 'name="otp_token"' in page and 'autocomplete="one-time-code"' in page
+    assert 'type="hidden" name="otp_device"' in page
+    assert "otp_challenge" not in page and "<select" not in page
+
+
+@pytest.mark.parametrize("url", [None, "postgresql://u:p@127.0.0.1:5432/portal"])
+def test_every_request_is_one_transaction(url: str | None, tmp_path: Path) -> None:
+    """ATOMIC_REQUESTS belongs to each database (Django ignores it at the top level): the
+    audit event a page writes needs the request's transaction."""
+    from fjdp.portal.config import PortalConfig, django_settings
+
+    cfg = PortalConfig(tmp_path, "k" * 50, tmp_path, tmp_path, database_url=url)
+    settings = django_settings(cfg)
+    assert settings["DATABASES"]["default"]["ATOMIC_REQUESTS"] is True
+    assert "ATOMIC_REQUESTS" not in settings
