@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo serve test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis clean
+.PHONY: help venv demo serve test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -25,7 +25,11 @@ help: ## list the targets
 	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 (PORTAL_DIR=demo/portal)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
 	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
-	@echo "  make test-all     run every test, including slow ones"
+	@echo "  make test-browser run the portal in headless Chromium (Debian's chromium; screenshots"
+	@echo "                   in test-artifacts/browser, or FJDP_TEST_ARTIFACTS)"
+	@echo "  make test-postgres run the portal's tests on PostgreSQL: a throw-away local server, or"
+	@echo "                   the one FJDP_TEST_POSTGRES=postgresql://... names"
+	@echo "  make test-all     run every test, including slow ones, then the portal's on PostgreSQL"
 	@echo "  make check        ruff lint + format check, mypy, import contracts"
 	@echo "  make fix          ruff format and ruff check --fix"
 	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
@@ -67,8 +71,19 @@ test: venv
 test-spark: venv
 	$(PY) -m pytest -m spark $(PYTEST_ARGS)
 
+test-browser: venv
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+# The tests that touch the portal's database. FJDP_TEST_POSTGRES=1 (the default here)
+# starts a throw-away cluster for the run (tests/lib/pgserver.py); a DSN uses that server.
+PORTAL_DB_TESTS := (django_db or postgres or browser) and not slow
+
+test-postgres: venv
+	FJDP_TEST_POSTGRES="$${FJDP_TEST_POSTGRES:-1}" $(PY) -m pytest -m '$(PORTAL_DB_TESTS)' $(PYTEST_ARGS)
+
 test-all: venv
 	$(PY) -m pytest -m '' -o addopts='-ra --strict-markers' $(PYTEST_ARGS)
+	$(MAKE) test-postgres
 
 check: venv
 	$(VENV)/bin/ruff check $(CHECK_PATHS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,10 +20,35 @@ from lib.world import build_small
 settings.register_profile("fjdp", deadline=None)
 settings.load_profile("fjdp")
 
+POSTGRES_ENV = "FJDP_TEST_POSTGRES"
+
+
+def _postgres_dsn(config: pytest.Config) -> str | None:
+    """The PostgreSQL server the portal's tests use, if any: ``FJDP_TEST_POSTGRES`` is a
+    DSN (``postgresql://user:password@host:port/name``; pytest-django creates and drops
+    ``test_<name>`` on it), or ``1`` for a throw-away cluster started for this run."""
+    value = os.environ.get(POSTGRES_ENV, "").strip()
+    if not value or value in ("0", "false", "no"):
+        return None
+    if value not in ("1", "true", "yes"):
+        return value
+    import contextlib
+
+    from lib.pgserver import PostgresUnavailableError, throwaway_cluster
+
+    stack = contextlib.ExitStack()
+    try:
+        dsn = stack.enter_context(throwaway_cluster())
+    except PostgresUnavailableError as exc:
+        raise pytest.UsageError(f"{POSTGRES_ENV}={value}: {exc}") from None
+    config.add_cleanup(stack.close)
+    return dsn
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Django for the portal tests: a throw-away portal folder, a test-only key, and a
-    fast password hasher. The test database itself is SQLite in memory."""
+    fast password hasher. The test database is SQLite in memory, or PostgreSQL when
+    ``FJDP_TEST_POSTGRES`` is set."""
     import shutil
     import tempfile
 
@@ -36,10 +62,24 @@ def pytest_configure(config: pytest.Config) -> None:
             secret_key="tests-only-" + "k" * 50,
             databank=folder / "databank",
             workspaces=folder / "workspaces",
+            database_url=_postgres_dsn(config),
             allowed_hosts=("testserver", "127.0.0.1", "localhost"),
             extra={"PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"]},
         )
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` need the portal on PostgreSQL: skip them, saying how to
+    run them, when ``FJDP_TEST_POSTGRES`` is not set."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason=f"needs PostgreSQL: make test-postgres, or set {POSTGRES_ENV}")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.db.utils import IntegrityError as DbIntegrityError
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -25,6 +24,7 @@ from lib.portal import (
     application_post,
     make_user,
     standard_people,
+    tiny_databank,
     token,
     verified_client,
 )
@@ -34,26 +34,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def tiny_bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A databank zone with deaths and public-law court data loaded from a 2,000-person
-    world (about 8 s, built once for this module)."""
-    from fjdp.databank.load import load
-    from fjdp.flow import deliver, set_up_zones
-    from fjdp.linkage.run import link_dataset, load_spine
-    from fjdp.transfer.receive import receive
-    from fjdp.types import Zone
-    from lib.world import build_small
-
-    root = tmp_path_factory.mktemp("tiny")
-    world = build_small(root / "world", people=2000, seed=3).out
-    zones = set_up_zones(root, "tests")
-    deliver(zones, "deaths", world / "deaths" / "deaths.parquet", "tests", lambda _m: None)
-    deliver(zones, "court_public", world / "court_public", "tests", lambda _m: None)
-    load_spine(zones.ttp, world / "spine", actor="tests")
-    for ds in ("deaths", "court_public"):
-        run = link_dataset(zones.ttp, ds, databank=zones.ttp.trusted(Zone.DATABANK), actor="tests")
-        receive(run.file3_bundle, zones.databank, actor="tests")
-    load(zones.databank, actor="tests")
-    return zones.databank.path
+    """A databank zone with deaths and public-law court data (about 8 s, once a module)."""
+    return tiny_databank(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture
@@ -330,12 +312,20 @@ def test_the_audit_chain_detects_tampering() -> None:
         AuditEntry.objects.filter(seq=3).update(actor="someone")
     with pytest.raises(GovernanceError):
         AuditEntry.objects.filter(seq=3).delete()
-    # ... and so does the database
-    with pytest.raises(DbIntegrityError, match="append-only"), connection.cursor() as cur:
+    # ... and so does the database (in a savepoint: PostgreSQL aborts the transaction)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
         cur.execute("update portal_auditentry set actor = 'x' where seq = 3")
     # someone with the database's own rights drops the trigger and edits an event
+    drop = {
+        "sqlite": "drop trigger portal_auditentry_no_update",
+        "postgresql": "drop trigger portal_auditentry_append_only on portal_auditentry",
+    }[connection.vendor]
     with connection.cursor() as cur:
-        cur.execute("drop trigger portal_auditentry_no_update")
+        cur.execute(drop)
         cur.execute("update portal_auditentry set actor = 'mallory' where seq = 3")
     result = verify_portal()
     assert not result.ok
@@ -386,3 +376,27 @@ def test_public_pages_need_no_login(tiny_bank: Path) -> None:
         assert "nhs_number" not in text  # identifiers are never offered
     assert client.get("/catalogue/nosuch/").status_code == 404
     assert client.get("/register/").status_code == 200
+
+
+def test_the_second_step_asks_for_the_code_alone() -> None:
+    """One box for the code: django-otp's own form adds a device list starting with a
+    blank choice (which the browser refuses to submit) and a challenge box TOTP never uses."""
+    make_user("res", Role.RESEARCHER)
+    client = Client()
+    client.post("/accounts/login/", {"username": "res", "password": PASSWORD})
+    page = client.get("/accounts/otp/").content.decode()
+    assert 'name="otp_token"' in page and 'autocomplete="one-time-code"' in page
+    assert 'type="hidden" name="otp_device"' in page
+    assert "otp_challenge" not in page and "<select" not in page
+
+
+@pytest.mark.parametrize("url", [None, "postgresql://u:p@127.0.0.1:5432/portal"])
+def test_every_request_is_one_transaction(url: str | None, tmp_path: Path) -> None:
+    """ATOMIC_REQUESTS belongs to each database (Django ignores it at the top level): the
+    audit event a page writes needs the request's transaction."""
+    from fjdp.portal.config import PortalConfig, django_settings
+
+    cfg = PortalConfig(tmp_path, "k" * 50, tmp_path, tmp_path, database_url=url)
+    settings = django_settings(cfg)
+    assert settings["DATABASES"]["default"]["ATOMIC_REQUESTS"] is True
+    assert "ATOMIC_REQUESTS" not in settings

@@ -1,18 +1,37 @@
-"""A first slice of the authorisation matrix: every page and action × every role, an
-anonymous visitor, and a signed-in user without a verified second factor.
+"""The authorisation matrix.
 
-The project ``P0001`` is submitted (awaiting the panel), led by ``lead`` with ``res``
-named, and asks for ``deaths`` (custodian: the registration service).
+- Every page and action × every role, an anonymous visitor, and a signed-in user without
+  a verified second factor, on the project ``P0001``: submitted (awaiting the panel), led
+  by ``lead`` with ``res`` named, asking for ``deaths`` (custodian: the registration
+  service).
+- Every lifecycle state × the project's pages and actions (edit, panel, custodian,
+  withdraw, amend, submit, close) × the people concerned: who may open what, and which
+  actions change the state for whom.
+- Signing out, and the admin: staff with both factors only, audit records and projects
+  read-only, incompatible roles refused with their reason.
+
+Runs on SQLite and, with ``make test-postgres``, on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
-from fjdp.portal.actions import create_project, submit
+from fjdp.governance import PanelOutcome
+from fjdp.portal.actions import (
+    amend,
+    close,
+    create_project,
+    custodian_decide,
+    panel_decide,
+    submit,
+)
+from fjdp.portal.models import AuditEntry, Project
 from lib.portal import PASSWORD, standard_people, verified_client
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +151,229 @@ def test_every_url_is_in_the_matrix() -> None:
         "dashboard", "register", "catalogue", "dataset", "login", "projects", "project_new",
         "project", "project_edit", "project_panel", "project_custodian", "workspaces", "audit",
         "project_submit", "project_provision", "project_close", "project_amend",
-        # not yet in the matrix: the OTP step and logout (tested in test_portal), withdraw
+        # the OTP step (test_portal), logout (test_signing_out_ends_the_session) and
+        # withdraw (test_every_state)
         "otp", "logout", "project_withdraw",
     }  # fmt: skip
     assert names <= covered, names - covered
+
+
+# --- every lifecycle state ------------------------------------------------------------
+#
+# The same project taken to each state through the actions layer (``active`` is set in
+# the database: provisioning needs a databank, which test_portal and the browser tests
+# build). ``amendment`` is an active project whose lead started an amendment.
+
+STATES = [
+    "draft",
+    "submitted",
+    "panel_review",
+    "custodian_review",
+    "approved",
+    "returned",
+    "rejected",
+    "active",
+    "amendment",
+    "expired",
+    "closed",
+]
+STATE_WHO = ["lead", "res", "pan1", "cust_deaths", "dm", "aud", "checker"]
+OPEN = {"draft", "submitted", "panel_review", "custodian_review", "returned", "amendment"}
+
+
+def _at(state: str, folk: dict[str, Any]) -> Project:
+    project = create_project(
+        folk["lead"],
+        {
+            "title": "States",
+            "lay_summary": "l",
+            "purpose": "p",
+            "public_benefit": "b",
+            "expected_outputs": "o",
+            "date_start": None,
+            "date_end": None,
+            "end_date": dt.date.today() + dt.timedelta(days=30),
+        },
+        [folk["lead"], folk["res"]],
+        {"deaths": {"deaths": {"columns": "*", "date_column": None}}},
+    )
+    if state == "draft":
+        return project
+    submit(project, folk["lead"])
+    if state in ("returned", "rejected"):
+        outcome = PanelOutcome.RETURN if state == "returned" else PanelOutcome.REJECT
+        for member in ("pan1", "pan2"):
+            panel_decide(project, folk[member], outcome, "reasons")
+        return project
+    if state == "submitted":
+        return project
+    # pan2 decides first, so that pan1 still has a decision to make in panel review
+    panel_decide(project, folk["pan2"], PanelOutcome.APPROVE, "sound")
+    if state == "panel_review":
+        return project
+    panel_decide(project, folk["pan1"], PanelOutcome.APPROVE, "sound")
+    if state == "custodian_review":
+        return project
+    custodian_decide(project, folk["cust_deaths"], "deaths", True, "fine")
+    if state == "approved":
+        return project
+    if state == "closed":
+        close(project, folk["dm"], "no longer needed")
+        return project
+    Project.objects.filter(pk=project.pk).update(state="active", provisioned=True)
+    project.refresh_from_db()
+    if state == "amendment":
+        amend(project, folk["lead"])
+    elif state == "expired":
+        Project.objects.filter(pk=project.pk).update(state="expired")
+    project.refresh_from_db()
+    return project
+
+
+def _expected_get(page: str, state: str, who: str) -> int:
+    first_draft = state == "draft"  # round 0: the team's own
+    if page == "detail":
+        if who in ("lead", "res", "aud"):
+            return 200
+        if who in ("pan1", "dm", "cust_deaths"):
+            return 403 if first_draft else 200
+        return 403
+    if page == "edit":
+        return 200 if who == "lead" and state in ("draft", "returned", "amendment") else 403
+    if page == "panel":
+        return 200 if who == "pan1" and state in ("submitted", "panel_review") else 403
+    if page == "custodian":
+        return 200 if who == "cust_deaths" and state == "custodian_review" else 403
+    raise AssertionError(page)
+
+
+PAGES = {"detail": "/", "edit": "/edit/", "panel": "/panel/", "custodian": "/custodian/deaths/"}
+
+
+def _after_post(action: str, state: str, who: str) -> str:
+    """The state a POST leaves the project in: refusals change nothing."""
+    here = "draft" if state == "amendment" else state
+    if action == "withdraw" and who == "lead" and state in OPEN:
+        return "active" if state == "amendment" else "closed"
+    if action == "amend" and who == "lead" and state == "active":
+        return "draft"
+    if action == "submit" and who == "lead" and state in ("draft", "returned", "amendment"):
+        return "submitted"
+    # the data manager cannot even see a first draft (round 0), so cannot close it
+    if action == "close" and who == "dm" and state in (OPEN - {"draft"}) | {"approved", "active"}:
+        return "closed"
+    return here
+
+
+ACTIONS = ["withdraw", "amend", "submit", "close"]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_state(state: str) -> None:
+    """In each state, who may open each page of the project, and which actions change
+    its state for whom: otherwise the page refuses (403) or explains (a message) and
+    nothing changes. Each action runs in a savepoint rolled back afterwards, so every
+    attempt starts from ``state``."""
+    folk = standard_people()
+    project = _at(state, folk)
+    assert project.state == ("draft" if state == "amendment" else state), project.state
+    clients = {who: verified_client(folk[who]) for who in STATE_WHO}
+    wrong = []
+    for who, client in clients.items():
+        for page, suffix in PAGES.items():
+            got = client.get(f"/projects/{project.pid}{suffix}").status_code
+            expected = _expected_get(page, state, who)
+            if got != expected:
+                wrong.append(f"{who} GET {page}: {got}, expected {expected}")
+    for action in ACTIONS:
+        for who, client in clients.items():
+            with transaction.atomic():
+                r = client.post(f"/projects/{project.pid}/{action}/", {"reason": "not needed"})
+                now = Project.objects.get(pk=project.pk).state
+                transaction.set_rollback(True)
+            expected_state = _after_post(action, state, who)
+            if r.status_code not in (302, 403) or now != expected_state:
+                wrong.append(
+                    f"{who} POST {action}: {r.status_code} -> {now}, expected {expected_state}"
+                )
+    assert not wrong, f"{state}: " + "; ".join(wrong)
+
+
+def test_signing_out_ends_the_session() -> None:
+    folk = standard_people()
+    client = verified_client(folk["res"])
+    assert client.get("/").status_code == 200
+    r = client.post("/accounts/logout/")
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    r = client.get("/")
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    assert "logout" in set(AuditEntry.objects.values_list("action", flat=True))
+    # signing out is a POST: a link or an image cannot sign someone out
+    assert verified_client(folk["res"]).get("/accounts/logout/").status_code == 405
+
+
+# --- the admin ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    from fjdp.portal.actions import add_totp_device, create_user
+
+    boss = create_user("boss", PASSWORD, by="tests", superuser=True)
+    add_totp_device(boss, by="tests")
+    return verified_client(boss)
+
+
+def test_the_admin_needs_staff_and_both_factors(admin_client: Client) -> None:
+    folk = standard_people()
+    assert admin_client.get("/admin/").status_code == 200
+    # not staff: Django's admin login page, which says so
+    r = verified_client(folk["dm"]).get("/admin/")
+    assert r.status_code == 302 and r["Location"].startswith("/admin/login/")
+    # staff without the second factor: the second step first
+    c = Client()
+    c.post("/accounts/login/", {"username": "boss", "password": PASSWORD})
+    r = c.get("/admin/portal/auditentry/")
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/otp/")
+    assert Client().get("/admin/").status_code == 302
+
+
+def test_the_admin_shows_records_but_cannot_change_them(admin_client: Client) -> None:
+    standard_people()
+    seq = AuditEntry.objects.values_list("pk", flat=True).first()
+    for model in ("auditentry", "zonerecord", "project", "paneldecisionrecord"):
+        assert admin_client.get(f"/admin/portal/{model}/").status_code == 200, model
+        assert admin_client.get(f"/admin/portal/{model}/add/").status_code == 403, model
+    assert admin_client.get(f"/admin/portal/auditentry/{seq}/change/").status_code == 200
+    r = admin_client.post(f"/admin/portal/auditentry/{seq}/delete/", {"post": "yes"})
+    assert r.status_code == 403
+    admin_client.post(
+        "/admin/portal/auditentry/",
+        {"action": "delete_selected", "_selected_action": [seq], "post": "yes"},
+    )
+    assert AuditEntry.objects.filter(pk=seq).exists()
+
+
+def test_the_admin_refuses_incompatible_roles_with_a_reason(admin_client: Client) -> None:
+    folk = standard_people()
+    user = folk["res"]
+    page = admin_client.get(f"/admin/portal/user/{user.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
+    data.update(
+        {
+            "roles": ["researcher", "linkage_operator"],
+            "groups": [],
+            "user_permissions": [],
+            "date_joined_0": user.date_joined.date().isoformat(),
+            "date_joined_1": "00:00:00",
+            "last_login_0": "",
+            "last_login_1": "",
+        }
+    )
+    r = admin_client.post(f"/admin/portal/user/{user.pk}/change/", data)
+    assert r.status_code == 200, r.status_code  # the form again, not a server error
+    assert "linkage operator and researcher" in r.content.decode()
+    user.refresh_from_db()
+    assert user.roles == ["researcher"]

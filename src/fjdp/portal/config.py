@@ -76,11 +76,14 @@ def _read_secret(folder: Path) -> str:
 
 
 def _database(cfg: PortalConfig) -> dict[str, Any]:
+    # Each request is one transaction: a page's change and its audit event commit together
+    # or not at all. (A per-database setting: Django ignores it at the top level.)
     if cfg.database_url is None:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(cfg.portal_dir / SQLITE_FILE),
             "OPTIONS": {"timeout": 20},
+            "ATOMIC_REQUESTS": True,
         }
     url = urlparse(cfg.database_url)
     if url.scheme not in ("postgres", "postgresql"):
@@ -95,6 +98,7 @@ def _database(cfg: PortalConfig) -> dict[str, Any]:
         "PASSWORD": unquote(url.password or ""),
         "HOST": url.hostname or "",
         "PORT": str(url.port or ""),
+        "ATOMIC_REQUESTS": True,
     }
 
 
@@ -142,7 +146,6 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
             }
         ],
         "DATABASES": {"default": _database(cfg)},
-        "ATOMIC_REQUESTS": True,
         "AUTH_USER_MODEL": "portal.User",
         "AUTH_PASSWORD_VALIDATORS": [
             {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

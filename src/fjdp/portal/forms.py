@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django_otp.forms import OTPTokenForm
 
 from fjdp.audit import Action
 from fjdp.errors import GovernanceError
@@ -96,6 +97,36 @@ class ProjectForm(forms.ModelForm):
         if start and end and end < start:
             self.add_error("date_end", "The window ends before it starts.")
         return data
+
+
+class SecondFactorForm(OTPTokenForm):
+    """django-otp's token form as a person sees it: one box for the code. The device list
+    appears only for an account with several devices (django-otp's own form starts with
+    a blank choice the browser refuses to submit), and the challenge box, which TOTP
+    does not use, is gone."""
+
+    def __init__(self, user: User, request: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, request, *args, **kwargs)
+        del self.fields["otp_challenge"]
+        device = self.fields["otp_device"]
+        devices = [c for c in device.choices if c[0]]
+        device.choices = devices
+        device.label = "Authenticator"
+        if devices:
+            device.initial = devices[0][0]
+        if len(devices) == 1:
+            device.widget = forms.HiddenInput()
+        token = self.fields["otp_token"]
+        token.label = "Code from your authenticator app"
+        token.widget.attrs.update(
+            {
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9]*",
+                "autofocus": True,
+                "required": True,
+            }
+        )
 
 
 class PanelDecisionForm(forms.Form):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
 from django_otp import user_has_device
-from django_otp.forms import OTPTokenForm
 
 from fjdp.audit import Action
 from fjdp.portal.audit import record_event
+from fjdp.portal.forms import SecondFactorForm
 from fjdp.portal.views._access import user_of
 
 
@@ -24,10 +25,11 @@ def otp(request: HttpRequest) -> HttpResponse:
         return redirect(nxt or "dashboard")
     if not user_has_device(user):
         return render(request, "portal/otp.html", {"no_device": True}, status=403)
-    form = OTPTokenForm(user, request, data=request.POST or None)
+    form = SecondFactorForm(user, request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
-        otp_login(request, user.otp_device)
-        record_event(Action.OTP_VERIFIED, user.username, actor=user.username, role="user")
+        with transaction.atomic():
+            otp_login(request, user.otp_device)
+            record_event(Action.OTP_VERIFIED, user.username, actor=user.username, role="user")
         messages.success(request, "Signed in.")
         return redirect(nxt or "dashboard")
     return render(request, "portal/otp.html", {"form": form, "next": nxt})
