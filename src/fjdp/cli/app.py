@@ -16,6 +16,7 @@ from fjdp import __version__
 from fjdp.cli import audit as audit_cmd
 from fjdp.cli import databank as databank_cmd
 from fjdp.cli import demo as demo_cmd
+from fjdp.cli import outputs as outputs_cmd
 from fjdp.cli import portal as portal_cmd
 from fjdp.cli import provider as provider_cmd
 from fjdp.cli import specs as specs_cmd
@@ -41,6 +42,7 @@ app.add_typer(ttp_cmd.ttp_app, name="ttp")
 app.add_typer(databank_cmd.app, name="databank")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(portal_cmd.app, name="portal")
+app.add_typer(outputs_cmd.app, name="outputs")
 
 
 def _version(value: bool) -> None:
