@@ -42,7 +42,7 @@ def check(
 ) -> None:
     """Check one output; print one JSON verdict. Exits 0 whatever the verdict."""
     pol = project_policy(policy, governance_decision=governance_decision)
-    out, session = check_spec_file(spec, pol)
+    out, _ = check_spec_file(spec, pol)
     if results is not None:
         write_results([out], results, policy=pol)
     typer.echo(json.dumps(_clean(out.verdict()), allow_nan=False))

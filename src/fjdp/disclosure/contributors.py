@@ -66,16 +66,16 @@ def _codes(df: pd.DataFrame, names: Sequence[str]) -> tuple[Array, Axis]:
         codes, values = pd.factorize(df[name], sort=True)
         combined = combined * (len(values) + 1) + codes
         uniques.append(np.asarray(values, dtype=object))
-    codes, keys = pd.factorize(combined, sort=True)
+    row_codes, keys = pd.factorize(combined, sort=True)
     labels: list[tuple[Any, ...]] = []
     for key in np.asarray(keys):
         parts: list[Any] = []
         rest = int(key)
-        for values in reversed(uniques):
-            rest, code = divmod(rest, len(values) + 1)
-            parts.append(_native(values[code]))
+        for level in reversed(uniques):
+            rest, code = divmod(rest, len(level) + 1)
+            parts.append(_native(level[code]))
         labels.append(tuple(reversed(parts)))
-    return codes.astype(np.int64), Axis(tuple(names), tuple(labels))
+    return np.asarray(row_codes, dtype=np.int64), Axis(tuple(names), tuple(labels))
 
 
 def _native(value: Any) -> Any:
@@ -123,7 +123,8 @@ def _aggregate(keys: Array, n: int, values: Array, func: str) -> Array:
     return out.reindex(range(n)).to_numpy(dtype=float)
 
 
-def _grid(interior: Array, rows: Array, cols: Array, total: Array, r: int, c: int) -> Array:
+def _grid(parts: Sequence[Array], r: int, c: int) -> Array:
+    interior, rows, cols, total = parts
     out = np.zeros((r + 1, c + 1), dtype=float)
     out[:r, :c] = interior.reshape(r, c)
     out[:r, c] = rows
@@ -159,9 +160,11 @@ def collect(
     groupings = ((cell, r * c), (rc, r), (cc, c), (zeros, 1))
 
     counts = [_nunique_by(k, n, units) for k, n in groupings]
-    contributors = _grid(*counts, r, c)
+    contributors = _grid(counts, r, c)
     row_counts = (
-        contributors if units is None else _grid(*(np.bincount(k, minlength=n) for k, n in groupings), r, c)
+        contributors
+        if units is None
+        else _grid([np.bincount(k, minlength=n) for k, n in groupings], r, c)
     )
     evidence: dict[str, Any] = {
         "rows": rows,
@@ -178,12 +181,12 @@ def collect(
     if values is not None:
         v = df[values].to_numpy(dtype=float)
         mags = [_magnitudes(k, n, units, v, top_n) for k, n in groupings]
-        evidence["sums"] = _grid(*(m[0] for m in mags), r, c)
-        evidence["abs_sums"] = _grid(*(m[1] for m in mags), r, c)
-        evidence["negatives"] = _grid(*(m[3] for m in mags), r, c)
+        evidence["sums"] = _grid([m[0] for m in mags], r, c)
+        evidence["abs_sums"] = _grid([m[1] for m in mags], r, c)
+        evidence["negatives"] = _grid([m[3] for m in mags], r, c)
         top = np.zeros((top_n, r + 1, c + 1))
         for t in range(top_n):
-            top[t] = _grid(*(m[2][t] for m in mags), r, c)
+            top[t] = _grid([m[2][t] for m in mags], r, c)
         evidence["top"] = top
         aggregates: dict[str, Array] = {}
         for func in aggfuncs:
@@ -191,6 +194,6 @@ def collect(
                 # Released as pandas would (rows); the rules check contributors.
                 aggregates[func] = row_counts
                 continue
-            aggregates[func] = _grid(*(_aggregate(k, n, v, func) for k, n in groupings), r, c)
+            aggregates[func] = _grid([_aggregate(k, n, v, func) for k, n in groupings], r, c)
         evidence["aggregates"] = aggregates
     return Evidence(**evidence)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from fjdp.disclosure.policy import Policy
 from fjdp.disclosure.record import Status, Table
 
@@ -44,7 +45,7 @@ def fit_model(df: pd.DataFrame, kind: str, y: str, x: list[str], policy: Policy)
         try:
             model = family[kind](endog, exog)
             fitted = model.fit() if kind == "ols" else model.fit(disp=0)
-        except (np.linalg.LinAlgError, ValueError, Exception) as exc:  # noqa: BLE001
+        except (np.linalg.LinAlgError, ValueError, Exception) as exc:
             name = type(exc).__name__
             dof = float(len(data) - exog.shape[1])
             return ModelResult(
@@ -74,7 +75,9 @@ def fit_model(df: pd.DataFrame, kind: str, y: str, x: list[str], policy: Policy)
         )
     else:
         reasons.append(f"degrees of freedom: {dof:g} residual, at least {policy.min_residual_df}")
-    return ModelResult(status, reasons, Table(index=names, columns=COLUMNS, data=rows), dof, len(data))
+    return ModelResult(
+        status, reasons, Table(index=names, columns=COLUMNS, data=rows), dof, len(data)
+    )
 
 
 def _f(value: Any) -> float | None:

@@ -97,7 +97,7 @@ class Session:
         margins: bool = False,
         normalize: bool | str = False,
         unit: str | None = None,
-        filter: str | None = None,  # noqa: A002 - the population, as the spec names it
+        filter: str | None = None,
         mitigate: Mitigation | str | None = None,
         command: str | None = None,
     ) -> CheckedOutput:
@@ -124,7 +124,7 @@ class Session:
         aggfunc: str | Sequence[str] = "mean",
         margins: bool = False,
         unit: str | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         mitigate: Mitigation | str | None = None,
         command: str | None = None,
     ) -> CheckedOutput:
@@ -190,7 +190,7 @@ class Session:
         bins: int | Sequence[float],
         *,
         unit: str | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         mitigate: Mitigation | str | None = None,
         command: str | None = None,
     ) -> CheckedOutput:
@@ -226,7 +226,11 @@ class Session:
         code = np.where(df[column].to_numpy(dtype=float) == edges[-1], len(edges) - 2, code)
         inside = (code >= 0) & (code < len(edges) - 1)
         frame = pd.DataFrame(
-            {column: pd.Categorical.from_codes(np.where(inside, code, -1), categories=labels)}
+            {
+                column: pd.Categorical.from_codes(
+                    np.where(inside, code, -1).astype(np.int64), categories=pd.Index(labels)
+                )
+            }
         )
         if unit is not None:
             frame[unit] = df[unit].to_numpy()
@@ -263,7 +267,7 @@ class Session:
         x: Sequence[str],
         *,
         unit: str | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         command: str | None = None,
     ) -> CheckedOutput:
         assert kind in KINDS
@@ -283,7 +287,7 @@ class Session:
         event: str,
         *,
         unit: str | None = None,
-        filter: str | None = None,  # noqa: A002
+        filter: str | None = None,
         mitigate: Mitigation | str | None = None,
         command: str | None = None,
     ) -> CheckedOutput:

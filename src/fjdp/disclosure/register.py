@@ -104,7 +104,9 @@ class Register:
                 found.append(Collision(entry, only_new, only_old))
         return found
 
-    def add(self, output_id: str, population: str, dimensions: list[str], units: frozenset[str]) -> Entry:
+    def add(
+        self, output_id: str, population: str, dimensions: list[str], units: frozenset[str]
+    ) -> Entry:
         entry = Entry(
             output_id,
             population,

@@ -60,7 +60,9 @@ def _key(parts: Any) -> str:
 
 
 def _sdc(out: CheckedOutput) -> dict[str, Any]:
-    summary: dict[str, Any] = {"suppressed": any(m.startswith("suppressed") for m in out.mitigations)}
+    summary: dict[str, Any] = {
+        "suppressed": any(m.startswith("suppressed") for m in out.mitigations)
+    }
     cells: dict[str, list[list[int]]] = {}
     rows = [_key(r if isinstance(r, list) else [r]) for r in out.table.index]
     cols = [_key(c if isinstance(c, list) else [c]) for c in out.table.columns]
@@ -112,7 +114,9 @@ def write_results(
             "timestamp": dt.datetime.now(dt.UTC).isoformat(),
             "comments": [],
             "exception": (
-                "; ".join(out.mitigations) if out.status is Status.REVIEW and out.mitigations else ""
+                "; ".join(out.mitigations)
+                if out.status is Status.REVIEW and out.mitigations
+                else ""
             ),
         }
     doc = {"version": f"fjdp-{__version__}", "results": results}

@@ -49,9 +49,9 @@ def flag_cells(
                 flags.setdefault((i, j), []).append("zero: no contributors")
         elif n < need:
             flags.setdefault((i, j), []).append(f"threshold: {n} contributors, fewer than {need}")
-    if evidence.top is not None and evidence.abs_sums is not None:
-        if any(f in MAGNITUDES for f in aggfuncs):
-            _dominance(evidence, policy, flags)
+    magnitudes = any(f in MAGNITUDES for f in aggfuncs)
+    if magnitudes and evidence.top is not None and evidence.abs_sums is not None:
+        _dominance(evidence, policy, flags)
     return flags
 
 

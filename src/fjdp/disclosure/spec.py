@@ -22,7 +22,13 @@ from fjdp.disclosure.tables import Mitigation
 from fjdp.errors import InputError, UserError
 
 OPERATIONS = ("crosstab", "pivot_table", "ols", "logit", "poisson", "survival", "histogram")
-NORMALIZE = {False: False, True: "all", "all": "all", "index": "index", "columns": "columns"}
+NORMALIZE: dict[object, bool | str] = {
+    False: False,
+    True: "all",
+    "all": "all",
+    "index": "index",
+    "columns": "columns",
+}
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,7 @@ def load_spec(path: Path) -> Spec:
             fix="write one JSON object with at least 'data' and 'operation'",
         ) from exc
     if not isinstance(raw, dict):
-        raise InputError(
-            "spec is not a JSON object", where=str(path), fix="write one JSON object"
-        )
+        raise InputError("spec is not a JSON object", where=str(path), fix="write one JSON object")
     spec = Spec(path, raw, Path())
     data = raw.get("data")
     if not isinstance(data, str) or not data:
@@ -98,7 +102,9 @@ def _name(spec: Spec, key: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        raise spec.bad(f"spec key {key!r} is missing or not a column name", f"give {key} as a string")
+        raise spec.bad(
+            f"spec key {key!r} is missing or not a column name", f"give {key} as a string"
+        )
     return value
 
 
@@ -123,16 +129,14 @@ def _check_columns(spec: Spec, df: pd.DataFrame, used: dict[str, list[str]]) -> 
                 )
 
 
-def run_spec(
-    spec: Spec, session: Session, *, command: str | None = None
-) -> CheckedOutput:
+def run_spec(spec: Spec, session: Session, *, command: str | None = None) -> CheckedOutput:
     """Check the one output ``spec`` describes in ``session``."""
     op = spec.get("operation")
     df = _read(spec)
     unit = _name(spec, "unit", required=False)
     filt = spec.get("filter")
     if filt is not None and not isinstance(filt, str):
-        raise spec.bad("spec key 'filter' is not a string", "write it like \"year == 2022\"")
+        raise spec.bad("spec key 'filter' is not a string", 'write it like "year == 2022"')
     mitigate = Mitigation(spec.get("mitigate", "none"))
     command = command or f"fjdp outputs check {spec.path}"
     used: dict[str, list[str]] = {"unit": [unit] if unit else []}
@@ -158,7 +162,9 @@ def run_spec(
             _check_columns(spec, df, used)
             if op == "crosstab":
                 norm = spec.get("normalize", False)
-                if norm not in NORMALIZE or isinstance(norm, int | float) and not isinstance(norm, bool):
+                if norm not in NORMALIZE or (
+                    isinstance(norm, int | float) and not isinstance(norm, bool)
+                ):
                     raise spec.bad(
                         f"spec key 'normalize' is {norm!r}", "use false, index, columns or all"
                     )
@@ -189,8 +195,10 @@ def run_spec(
         bins = spec.get("bins", 10)
         if isinstance(bins, bool) or not (
             isinstance(bins, int)
-            or isinstance(bins, list)
-            and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bins)
+            or (
+                isinstance(bins, list)
+                and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bins)
+            )
         ):
             raise spec.bad("spec key 'bins' is neither a number nor a list of edges", "give edges")
         _check_columns(spec, df, used | {"column": [column]})
@@ -201,7 +209,7 @@ def run_spec(
         raise InputError(exc.what, where=str(spec.path), fix=exc.fix) from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise spec.bad(
-            f"the {op} cannot be computed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            f"the {op} cannot be computed: {(str(exc) or type(exc).__name__).splitlines()[0]}",
             "check the columns' types (numbers where numbers are needed)",
         ) from exc
 

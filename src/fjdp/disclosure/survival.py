@@ -62,23 +62,23 @@ def survival_table(
     km = _km(df, time, event, unit)
     need = policy.threshold
     flagged: list[FlaggedCell] = []
-    for row in km.itertuples():
-        t = _native(row.time)
-        if row.at_risk < need:
-            flagged.append(
-                FlaggedCell((t,), ("at_risk",), f"threshold: {row.at_risk} at risk, fewer than {need}")
-            )
-        if row.events < need:
-            flagged.append(
-                FlaggedCell((t,), ("events",), f"threshold: {row.events} events, fewer than {need}")
-            )
+    times = km["time"].to_numpy()
+    at_risk = km["at_risk"].to_numpy(dtype=int)
+    events = km["events"].to_numpy(dtype=int)
+    for when, n_risk, n_events in zip(times, at_risk, events, strict=True):
+        t = _native(when)
+        if n_risk < need:
+            reason = f"threshold: {n_risk} at risk, fewer than {need}"
+            flagged.append(FlaggedCell((t,), ("at_risk",), reason))
+        if n_events < need:
+            reason = f"threshold: {n_events} events, fewer than {need}"
+            flagged.append(FlaggedCell((t,), ("events",), reason))
     status_before = Status.FAIL if flagged else Status.PASS
     reasons: list[str] = []
     if flagged:
         points = len({c.row for c in flagged})
         reasons.append(
-            f"threshold: {points} of {len(km)} time points have fewer than {need} "
-            "at risk or events"
+            f"threshold: {points} of {len(km)} time points have fewer than {need} at risk or events"
         )
     mitigations: list[str] = []
     out = km
@@ -122,14 +122,15 @@ def _group(km: pd.DataFrame, need: int) -> pd.DataFrame:
     """Merge consecutive event times until each interval has ``need`` events; an
     unfinished last interval is dropped (its events would be too few)."""
     rows = []
-    start_risk = None
+    start_risk: int | None = None
     events = 0
-    for row in km.itertuples():
+    columns = (km[c].to_numpy() for c in ("time", "at_risk", "events", "survival"))
+    for when, n_risk, n_events, surv in zip(*columns, strict=True):
         if start_risk is None:
-            start_risk = int(row.at_risk)
-        events += int(row.events)
+            start_risk = int(n_risk)
+        events += int(n_events)
         if events >= need:
-            rows.append({"time": row.time, "at_risk": start_risk, "events": events, "survival": row.survival})
+            rows.append({"time": when, "at_risk": start_risk, "events": events, "survival": surv})
             start_risk, events = None, 0
     return pd.DataFrame(rows, columns=["time", *COLUMNS])
 

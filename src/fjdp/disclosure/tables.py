@@ -73,10 +73,12 @@ def _margin_label(width: int) -> tuple[Any, ...]:
 def _json_value(value: float, as_int: bool) -> Any:
     if value is None or not np.isfinite(value):
         return None
-    return int(round(value)) if as_int else float(value)
+    return round(value) if as_int else float(value)
 
 
-def _summarise(flags: dict[tuple[int, int], list[str]], released: set[tuple[int, int]]) -> list[str]:
+def _summarise(
+    flags: dict[tuple[int, int], list[str]], released: set[tuple[int, int]]
+) -> list[str]:
     kinds: dict[str, int] = {}
     for cell, reasons in flags.items():
         if cell not in released:
@@ -208,10 +210,12 @@ def _round_and_total(grid: npt.NDArray[np.float64], base: int) -> npt.NDArray[np
 def _normalize(grid: npt.NDArray[np.float64], how: str) -> npt.NDArray[np.float64]:
     with np.errstate(invalid="ignore", divide="ignore"):
         if how == "index":
-            return grid / grid[:, -1:]
-        if how == "columns":
-            return grid / grid[-1:, :]
-        return grid / grid[-1, -1]
+            out = grid / grid[:, -1:]
+        elif how == "columns":
+            out = grid / grid[-1:, :]
+        else:
+            out = grid / grid[-1, -1]
+    return np.asarray(out, dtype=float)
 
 
 def _build_table(
