@@ -51,43 +51,88 @@ class Evidence:
         return (len(self.rows.labels) + 1, len(self.cols.labels) + 1)
 
 
+def _distinct(x: Array) -> Array:
+    """Sorted distinct values. Sorting is used rather than ``np.unique`` (numpy 2.4's
+    hash-based unique) or ``pd.unique``: it is 20-80x faster on 10M int64 keys."""
+    if x.size == 0:
+        return x
+    s = np.sort(x)
+    out: Array = s[np.r_[True, s[1:] != s[:-1]]]
+    return out
+
+
+def _factor(series: pd.Series) -> tuple[Array, Array]:
+    """Codes (-1 for missing) and the sorted distinct values of one column."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(dtype=np.int64), np.asarray(series.cat.categories)
+    if pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_extension_array_dtype(
+        series.dtype
+    ):
+        raw = series.to_numpy()
+        levels = _distinct(raw)
+        return np.searchsorted(levels, raw).astype(np.int64), levels
+    codes, found = pd.factorize(series, sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(found, dtype=object)
+
+
+def _unit_codes(series: pd.Series) -> Array:
+    """Distinct non-negative ints for distinct unit ids (-1 for missing). Integer ids
+    are only shifted: they need no order, and hashing 10M of them costs seconds."""
+    if pd.api.types.is_integer_dtype(series.dtype) and not pd.api.types.is_extension_array_dtype(
+        series.dtype
+    ):
+        raw = series.to_numpy().astype(np.int64)
+        if raw.size and int(raw.max()) - int(raw.min()) < 2**32:
+            shifted: Array = raw - int(raw.min())
+            return shifted
+    return np.asarray(pd.factorize(series)[0], dtype=np.int64)
+
+
 def _codes(df: pd.DataFrame, names: Sequence[str]) -> tuple[Array, Axis]:
-    """Integer code per row for the combination of ``names``, and the sorted labels."""
+    """Integer code per row (-1 where a key is missing) for the combination of
+    ``names``, and the sorted labels of the combinations that occur."""
     if not names:
         return np.zeros(len(df), dtype=np.int64), Axis((), ((),))
-    if len(names) == 1 and isinstance(df[names[0]].dtype, pd.CategoricalDtype):
+    if len(names) == 1:
+        codes, levels = _factor(df[names[0]])
         # Declared categories (histogram bins) are all shown, empty ones included.
-        series = df[names[0]]
-        cats = tuple((_native(v),) for v in series.cat.categories)
-        return series.cat.codes.to_numpy(dtype=np.int64), Axis(tuple(names), cats)
+        return codes, Axis(tuple(names), tuple((_native(v),) for v in levels))
     combined = np.zeros(len(df), dtype=np.int64)
+    missing = np.zeros(len(df), dtype=bool)
     uniques: list[Array] = []
     for name in names:
-        codes, values = pd.factorize(df[name], sort=True)
-        combined = combined * (len(values) + 1) + codes
-        uniques.append(np.asarray(values, dtype=object))
-    row_codes, keys = pd.factorize(combined, sort=True)
+        codes, levels = _factor(df[name])
+        missing |= codes < 0
+        combined = combined * (len(levels) + 1) + codes
+        uniques.append(levels)
+    keys = _distinct(combined[~missing])
+    row_codes = np.where(missing, -1, np.searchsorted(keys, combined))
     labels: list[tuple[Any, ...]] = []
-    for key in np.asarray(keys):
+    for key in keys:
         parts: list[Any] = []
         rest = int(key)
         for level in reversed(uniques):
             rest, code = divmod(rest, len(level) + 1)
             parts.append(_native(level[code]))
         labels.append(tuple(reversed(parts)))
-    return np.asarray(row_codes, dtype=np.int64), Axis(tuple(names), tuple(labels))
+    return row_codes.astype(np.int64), Axis(tuple(names), tuple(labels))
 
 
 def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _nunique_by(keys: Array, n: int, units: Array | None) -> Array:
-    if units is None:
-        return np.bincount(keys, minlength=n)
+def _unit_counts(cell: Array, r: int, c: int, units: Array) -> tuple[Array, Array, Array, Array]:
+    """Distinct contributors per cell, row, column and overall, from one sort of the
+    (cell, unit) pairs; the margins then work on the much shorter distinct pairs."""
     span = int(units.max()) + 1 if units.size else 1
-    pairs = np.unique(keys * span + units)
-    return np.bincount(pairs // span, minlength=n)
+    pairs = _distinct(cell * span + units)
+    p_cell, p_unit = pairs // span, pairs % span
+    per_cell = np.bincount(p_cell, minlength=r * c)
+    per_row = np.bincount(_distinct((p_cell // c) * span + p_unit) // span, minlength=r)
+    per_col = np.bincount(_distinct((p_cell % c) * span + p_unit) // span, minlength=c)
+    total = np.array([len(_distinct(p_unit))])
+    return per_cell, per_row, per_col, total
 
 
 def _magnitudes(
@@ -142,44 +187,48 @@ def collect(
     values: str | None = None,
     aggfuncs: Sequence[str] = (),
     top_n: int = 2,
+    want_units: bool = True,
 ) -> Evidence:
     """Count contributors (and, with ``values``, magnitudes) for every cell and margin."""
-    keep = df[list(index) + list(columns)].notna().all(axis=1)
-    if values is not None:
-        keep &= df[values].notna()
-    if not bool(keep.all()):
-        df = df.loc[keep]
     rc, rows = _codes(df, index)
     cc, cols = _codes(df, columns)
+    keep = (rc >= 0) & (cc >= 0)
+    if values is not None:
+        keep &= df[values].notna().to_numpy()
+    subset = not bool(keep.all())
+    if subset:
+        rc, cc = rc[keep], cc[keep]
     r, c = len(rows.labels), len(cols.labels)
     cell = rc * c + cc
-    zeros = np.zeros(len(df), dtype=np.int64)
-    units: Array | None = None
-    if unit is not None:
-        units = pd.factorize(df[unit])[0].astype(np.int64)
+    zeros = np.zeros(len(cell), dtype=np.int64)
     groupings = ((cell, r * c), (rc, r), (cc, c), (zeros, 1))
-
-    counts = [_nunique_by(k, n, units) for k, n in groupings]
-    contributors = _grid(counts, r, c)
-    row_counts = (
-        contributors
-        if units is None
-        else _grid([np.bincount(k, minlength=n) for k, n in groupings], r, c)
-    )
+    plain = _grid([np.bincount(k, minlength=n) for k, n in groupings], r, c)
+    units: Array | None = None
+    contributors = plain
+    if unit is not None:
+        units = _unit_codes(df[unit])
+        if subset:
+            units = units[keep]
+        if (units < 0).any():  # a missing unit id: each such row is its own contributor
+            units = np.where(units < 0, units.max() + 1 + np.arange(len(units)), units)
+        contributors = _grid(list(_unit_counts(cell, r, c, units)), r, c)
     evidence: dict[str, Any] = {
         "rows": rows,
         "cols": cols,
         "contributors": contributors,
-        "row_counts": row_counts,
+        "row_counts": plain,
     }
-    population = (
-        np.asarray(df[unit].unique(), dtype=object)
-        if unit is not None
-        else np.asarray(df.index.to_numpy())
-    )
-    evidence["units"] = population
+    if want_units:
+        kept = df.loc[keep] if subset else df
+        evidence["units"] = (
+            np.asarray(kept[unit].unique(), dtype=object)
+            if unit is not None
+            else np.asarray(kept.index.to_numpy())
+        )
     if values is not None:
         v = df[values].to_numpy(dtype=float)
+        if subset:
+            v = v[keep]
         mags = [_magnitudes(k, n, units, v, top_n) for k, n in groupings]
         evidence["sums"] = _grid([m[0] for m in mags], r, c)
         evidence["abs_sums"] = _grid([m[1] for m in mags], r, c)
@@ -192,7 +241,7 @@ def collect(
         for func in aggfuncs:
             if func == "count":
                 # Released as pandas would (rows); the rules check contributors.
-                aggregates[func] = row_counts
+                aggregates[func] = plain
                 continue
             aggregates[func] = _grid([_aggregate(k, n, v, func) for k, n in groupings], r, c)
         evidence["aggregates"] = aggregates

@@ -164,6 +164,7 @@ class Session:
             unit=unit,
             mitigate=Mitigation(mitigate or self.mitigate),
             value_label=values,
+            want_units=self.register is not None,
         )
         res = check_table(df, req, self.policy)
         return self._finish(
@@ -215,7 +216,7 @@ class Session:
                 )
             return self._finish(
                 "histogram", Status.FAIL, Status.FAIL, [reason], [], table, [],
-                command=command, population=filter or "", units=_units(df, unit),
+                command=command, population=filter or "", units=self._units(df, unit),
                 dimensions=[column], properties={"method": "hist", "bins": int(bins)},
             )  # fmt: skip
         edges = np.asarray(sorted(float(b) for b in bins))
@@ -235,7 +236,14 @@ class Session:
         if unit is not None:
             frame[unit] = df[unit].to_numpy()
         frame = frame[inside]
-        req = TableRequest(index=[column], columns=[], unit=unit, mitigate=how, value_label="count")
+        req = TableRequest(
+            index=[column],
+            columns=[],
+            unit=unit,
+            mitigate=how,
+            value_label="count",
+            want_units=False,
+        )
         res = check_table(frame, req, self.policy)
         reasons = list(res.reasons)
         outside = int((~inside & ~np.isnan(df[column].to_numpy(dtype=float))).sum())
@@ -243,7 +251,7 @@ class Session:
             reasons.append(f"{outside} values fall outside the bin edges and are not counted")
         return self._finish(
             "histogram", res.status, res.status_before, reasons, res.flagged_cells, res.table,
-            res.mitigations, command=command, population=filter or "", units=_units(df, unit),
+            res.mitigations, command=command, population=filter or "", units=self._units(df, unit),
             dimensions=[column], properties={"method": "hist", "bins": edges.tolist(),
                                              "mitigation": how.value},
         )  # fmt: skip
@@ -276,7 +284,7 @@ class Session:
         res = fit_model(df, kind, y, list(x), self.policy)
         return self._finish(
             kind, res.status, res.status, res.reasons, [], res.table, [], command=command,
-            population=filter or "", units=_units(df.dropna(subset=[y, *x]), unit),
+            population=filter or "", units=self._units(df.dropna(subset=[y, *x]), unit),
             dimensions=[y, *x], properties={"method": kind, "dof": res.dof, "nobs": res.nobs},
         )  # fmt: skip
 
@@ -299,7 +307,7 @@ class Session:
         return self._finish(
             "survival", res.status, res.status_before, res.reasons, res.flagged_cells,
             res.table, res.mitigations, command=command, population=filter or "",
-            units=_units(df, unit), dimensions=[time, event],
+            units=self._units(df, unit), dimensions=[time, event],
             properties={"method": "surv_func", "mitigation": how.value},
         )  # fmt: skip
 
@@ -344,6 +352,11 @@ class Session:
         from fjdp.disclosure.results import write_results
 
         return write_results(self.outputs, Path(folder), self.files, self.policy)
+
+    def _units(self, df: pd.DataFrame, unit: str | None) -> Any:
+        if self.register is None:
+            return []
+        return df[unit].unique() if unit is not None else df.index.to_numpy()
 
     def _finish(
         self,
@@ -392,10 +405,6 @@ class Session:
         )
         self.outputs.append(out)
         return out
-
-
-def _units(df: pd.DataFrame, unit: str | None) -> Any:
-    return df[unit].unique() if unit is not None else df.index.to_numpy()
 
 
 def _bin_label(edges: Any, k: int) -> str:

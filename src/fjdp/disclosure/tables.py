@@ -48,6 +48,7 @@ class TableRequest:
     unit: str | None = None
     mitigate: Mitigation = Mitigation.NONE
     value_label: str | None = None  # the column label when there are no columns
+    want_units: bool = True  # collect the population's unit ids (for the register)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def check_table(df: pd.DataFrame, req: TableRequest, policy: Policy) -> TableRes
         values=req.values,
         aggfuncs=req.aggfuncs,
         top_n=top_n,
+        want_units=req.want_units,
     )
     r, c = len(ev.rows.labels), len(ev.cols.labels)
     has_cols = bool(req.columns)
