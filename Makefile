@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo serve test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank clean
+.PHONY: help venv demo serve test test-spark test-all check fix bench-synth bench-linkage bench-split bench-databank bench-disclosure clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -32,6 +32,7 @@ help: ## list the targets
 	@echo "  make bench-linkage  time, memory and accuracy of linkage at 300k and 3.2M people"
 	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
 	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
+	@echo "  make bench-disclosure  disclosure checks of a 10M-row crosstab and a 50x20 table, against ACRO"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev and spark extras."
@@ -90,6 +91,9 @@ bench-split: venv
 
 bench-databank: venv
 	$(PY) benchmarks/bench_databank.py $(BENCH_ARGS)
+
+bench-disclosure: venv
+	$(PY) benchmarks/bench_disclosure.py $(BENCH_ARGS)
 
 clean:
 	rm -rf demo benchmarks/work build dist src/*.egg-info

@@ -174,3 +174,20 @@ def test_bad_specs_are_one_line_errors(
 def test_a_missing_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["outputs", "check", str(tmp_path / "none.json")]) == 3
     assert "spec file not found" in capsys.readouterr().err
+
+
+def test_a_loosening_policy_is_refused_and_results_json_is_written(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = data_dir / "plain.json"
+    spec.write_text(json.dumps(_spec(operation="crosstab", index=["sex"], columns=["year"])))
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("threshold: 5\n")
+    assert main(["outputs", "check", str(spec), "--policy", str(loose)]) == 7
+    assert "loosens threshold 10 -> 5" in capsys.readouterr().err
+    code = main(["outputs", "check", str(spec), "--policy", str(loose),
+                 "--governance-decision", "GD-7", "--results", str(tmp_path / "out")])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["policy_version"].endswith("decision.GD-7")
+    doc = json.loads((tmp_path / "out/results.json").read_text())
+    assert doc["results"]["output_0"]["status"] == "pass"

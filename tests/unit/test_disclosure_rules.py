@@ -78,7 +78,7 @@ def test_threshold_flags_nine_contributors_not_ten() -> None:
 def test_zeros_are_flagged() -> None:
     df = _rows({("x", "p"): 20, ("y", "q"): 40, ("y", "p"): 15})
     out = Session(mitigate="none").crosstab(df, ["a"], ["b"])
-    assert _cells(out) == {("x", "q"): "zero: no contributors"}
+    assert _cells(out) == {("x", "q"): "zero: no contributors (zeros are disclosive; threshold 10)"}
 
 
 def test_contributors_are_units_not_rows() -> None:

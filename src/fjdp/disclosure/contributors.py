@@ -131,7 +131,10 @@ def _unit_counts(cell: Array, r: int, c: int, units: Array) -> tuple[Array, Arra
     per_cell = np.bincount(p_cell, minlength=r * c)
     per_row = np.bincount(_distinct((p_cell // c) * span + p_unit) // span, minlength=r)
     per_col = np.bincount(_distinct((p_cell % c) * span + p_unit) // span, minlength=c)
-    total = np.array([len(_distinct(p_unit))])
+    if span <= 100_000_000:  # a presence count is cheaper than another sort
+        total = np.array([int(np.count_nonzero(np.bincount(p_unit, minlength=span)))])
+    else:
+        total = np.array([len(_distinct(p_unit))])
     return per_cell, per_row, per_col, total
 
 

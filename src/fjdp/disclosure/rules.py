@@ -46,7 +46,9 @@ def flag_cells(
         n = int(counts[i, j])
         if n == 0:
             if policy.zeros_disclosive:
-                flags.setdefault((i, j), []).append("zero: no contributors")
+                flags.setdefault((i, j), []).append(
+                    f"zero: no contributors (zeros are disclosive; threshold {need})"
+                )
         elif n < need:
             flags.setdefault((i, j), []).append(f"threshold: {n} contributors, fewer than {need}")
     magnitudes = any(f in MAGNITUDES for f in aggfuncs)
@@ -74,7 +76,7 @@ def _dominance(evidence: Evidence, policy: Policy, flags: dict[Cell, list[str]])
         rest = total[i, j] - largest - second
         if largest > 0 and rest < policy.p_percent * largest:
             flags.setdefault((i, j), []).append(
-                f"p%: the others add up to {rest / largest:.1%} of the largest "
+                f"p%: dominance, the others add up to {rest / largest:.1%} of the largest "
                 f"contributor (need {policy.p_percent:.0%})"
             )
 
