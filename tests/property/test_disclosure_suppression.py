@@ -86,3 +86,24 @@ def test_after_mitigation_no_small_cell_and_totals_add_up(inner: np.ndarray, mar
             data[r, :c], np.where(shown.any(0), np.nansum(cells, 0), np.nan)
         )
         assert np.isnan(data[r, c]) == (not shown.any())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(-5, 40)),
+        min_size=1,
+        max_size=120,
+    )
+)
+def test_contributor_counts_match_pandas_nunique(rows: list[tuple[int, int, int]]) -> None:
+    from fjdp.disclosure.contributors import collect
+
+    df = pd.DataFrame(rows, columns=["a", "b", "u"])
+    ev = collect(df, ["a"], ["b"], unit="u")
+    r, c = len(ev.rows.labels), len(ev.cols.labels)
+    inner = df.groupby(["a", "b"])["u"].nunique().unstack(fill_value=0).to_numpy()
+    np.testing.assert_array_equal(ev.contributors[:r, :c], inner)
+    np.testing.assert_array_equal(ev.contributors[:r, c], df.groupby("a")["u"].nunique())
+    np.testing.assert_array_equal(ev.contributors[r, :c], df.groupby("b")["u"].nunique())
+    assert ev.contributors[r, c] == df["u"].nunique()

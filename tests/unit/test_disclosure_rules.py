@@ -337,3 +337,16 @@ def test_filters_cannot_call_functions_or_read_files() -> None:
     for bad in ("read_csv('/etc/passwd') is not null", "(select 1) = 1", "nope == 1"):
         with pytest.raises(InputError):
             apply_filter(df, bad)
+
+
+def test_a_figure_carries_its_counts_and_only_releasable_files_are_written(tmp_path: Path) -> None:
+    df = _rows({("x", "p"): 12, ("y", "p"): 30, ("z", "p"): 22})
+    s = Session()
+    out = s.crosstab(df, ["a"], ["b"])
+    png = s.figure(out, tmp_path / "by_a.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert pd.read_csv(png.with_suffix(".csv"), index_col=0).iloc[:, 0].tolist() == [10, 30, 20]
+    folder = tmp_path / "outputs"
+    doc = json.loads(s.finalise(folder).read_text())
+    names = [f["name"] for f in doc["results"]["output_0"]["files"]]
+    assert names == ["output_0_0.csv", "by_a.png", "by_a.csv"]

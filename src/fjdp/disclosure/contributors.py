@@ -123,15 +123,15 @@ def _native(value: Any) -> Any:
 
 
 def _unit_counts(cell: Array, r: int, c: int, units: Array) -> tuple[Array, Array, Array, Array]:
-    """Distinct contributors per cell, row, column and overall, from one sort of the
-    (cell, unit) pairs; the margins then work on the much shorter distinct pairs."""
+    """Distinct contributors per cell, row, column and overall. The cells come from one
+    sort of the (cell, unit) keys; the margins then work on those distinct pairs."""
     span = int(units.max()) + 1 if units.size else 1
     pairs = _distinct(cell * span + units)
     p_cell, p_unit = pairs // span, pairs % span
     per_cell = np.bincount(p_cell, minlength=r * c)
     per_row = np.bincount(_distinct((p_cell // c) * span + p_unit) // span, minlength=r)
     per_col = np.bincount(_distinct((p_cell % c) * span + p_unit) // span, minlength=c)
-    if span <= 100_000_000:  # a presence count is cheaper than another sort
+    if span <= 200_000_000:  # a presence count is cheaper than another sort
         total = np.array([int(np.count_nonzero(np.bincount(p_unit, minlength=span)))])
     else:
         total = np.array([len(_distinct(p_unit))])
@@ -155,6 +155,8 @@ def _magnitudes(
     m_sorted = mags[order]
     starts = np.searchsorted(k_sorted, np.arange(n))
     top = np.zeros((top_n, n))
+    if len(k_sorted) == 0:
+        return sums, abs_sums, top, negatives
     for r in range(top_n):
         pos = starts + r
         ok = (pos < len(k_sorted)) & (k_sorted[np.minimum(pos, len(k_sorted) - 1)] == np.arange(n))

@@ -158,8 +158,8 @@ def check_table(df: pd.DataFrame, req: TableRequest, policy: Policy) -> TableRes
             for f in list(grids):
                 if f == "count":
                     grids[f] = _round_and_total(grids[f], base)
-            mitigations.append(f"rounded every released count to base {base}")
-            if any(f == "count" for f in grids):
+            if "count" in grids:
+                mitigations.append(f"rounded every released count to base {base}")
                 mitigations.append("recomputed the totals from the protected cells")
 
     data_grids = grids
@@ -239,8 +239,8 @@ def _build_table(
             if req.columns:
                 col = ev.cols.labels[j] if j < c else _margin_label(len(req.columns))
             else:
-                col = (req.value_label or f,) if not req.aggfunc_list else (f,)
-            if req.columns and req.aggfunc_list:
+                col = (req.value_label or f,)
+            if req.aggfunc_list:  # pandas: (aggfunc, column) or (aggfunc, values)
                 col = (f, *col)
             columns.append(_label(col))
             for k, i in enumerate(show_rows):
