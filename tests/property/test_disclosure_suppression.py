@@ -58,10 +58,18 @@ def _determined(mask: np.ndarray) -> set[tuple[int, int]]:
 def test_secondary_suppression_leaves_no_cell_recoverable(inner: np.ndarray) -> None:
     grid = _grid(inner.astype(float))
     primary = grid < POLICY.threshold
-    mask = secondary_suppression(grid, primary)
+    mask = secondary_suppression(grid, primary, minimum=POLICY.threshold)
     assert (mask | ~primary).all()  # every primary cell stays suppressed
     assert exposed_cells(mask) == []
     assert _determined(mask) == set()
+    # Where a line's total is released, its hidden cells cannot add up to a small count.
+    rows, cols = mask.shape
+    lines = [[(i, j) for j in range(cols)] for i in range(rows)]
+    lines += [[(i, j) for i in range(rows)] for j in range(cols)]
+    for line in lines:
+        hidden = [cell for cell in line[:-1] if mask[cell]]
+        if hidden and not mask[line[-1]]:
+            assert sum(grid[cell] for cell in hidden) >= POLICY.threshold
 
 
 @settings(max_examples=40, deadline=None)

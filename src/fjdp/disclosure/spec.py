@@ -145,14 +145,18 @@ def run_spec(spec: Spec, session: Session, *, command: str | None = None) -> Che
         if op in ("crosstab", "pivot_table"):
             index = _names(spec, "index", required=True)
             columns = _names(spec, "columns", required=op == "crosstab")
-            values = _name(spec, "values", required=op == "pivot_table")
             aggfunc = spec.get("aggfunc")
+            # A count needs no values: it is the frequency table, whichever operation.
+            counting = aggfunc in ("count", ["count"])
+            values = _name(spec, "values", required=op == "pivot_table" and not counting)
             for f in [aggfunc] if isinstance(aggfunc, str) else (aggfunc or []):
                 if not isinstance(f, str) or (f not in AGGFUNCS and not f[1:].isdigit()):
                     raise spec.bad(
                         f"spec key 'aggfunc' has {f!r}",
                         f"use {', '.join(sorted(AGGFUNCS))}, or a list of them",
                     )
+            if values is None and counting:
+                aggfunc = None
             if aggfunc is not None and values is None:
                 raise spec.bad("spec key 'aggfunc' needs 'values'", "name the column to aggregate")
             margins = spec.get("margins", False)
@@ -160,7 +164,7 @@ def run_spec(spec: Spec, session: Session, *, command: str | None = None) -> Che
                 raise spec.bad("spec key 'margins' is not true or false", "give a boolean")
             used |= {"index": index, "columns": columns, "values": [values] if values else []}
             _check_columns(spec, df, used)
-            if op == "crosstab":
+            if op == "crosstab" or values is None:
                 norm = spec.get("normalize", False)
                 if norm not in NORMALIZE or (
                     isinstance(norm, int | float) and not isinstance(norm, bool)

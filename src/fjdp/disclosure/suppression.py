@@ -91,36 +91,54 @@ def _lines(shape: tuple[int, int]) -> list[list[tuple[int, int]]]:
     return out
 
 
-def _pair_lines(mask: Mask, cost: Grid) -> bool:
-    """Give every line with exactly one suppressed cell a second one; True if changed."""
+def _line_needs_more(mask: Mask, values: Grid, line: list[tuple[int, int]], minimum: float) -> bool:
+    """One hidden cell, or hidden cells whose sum the line's released total gives away
+    (total minus the released cells) and which is under ``minimum``."""
+    hidden = [cell for cell in line if mask[cell]]
+    if not hidden or len(hidden) == len(line):
+        return False
+    if len(hidden) == 1:
+        return True
+    total = line[-1]  # each line ends with its total
+    if minimum <= 0 or mask[total]:
+        return False
+    hidden_sum = float(np.nansum([values[cell] for cell in hidden]))
+    return hidden_sum < minimum
+
+
+def _pair_lines(mask: Mask, cost: Grid, values: Grid, minimum: float) -> bool:
+    """Suppress more cells until no line exposes a cell, or a small hidden sum, through
+    its total; True if anything changed."""
     changed = False
     again = True
     while again:
         again = False
         for line in _lines(mask.shape):
-            hidden = [cell for cell in line if mask[cell]]
-            if len(hidden) != 1:
+            if not _line_needs_more(mask, values, line, minimum):
                 continue
             open_cells = [cell for cell in line if not mask[cell]]
-            if not open_cells:
-                continue
             pick = min(open_cells, key=lambda cell: (cost[cell], cell))
             mask[pick] = True
             again = changed = True
     return changed
 
 
-def secondary_suppression(values: Grid, primary: Mask, *, max_rounds: int = 10_000) -> Mask:
+def secondary_suppression(
+    values: Grid, primary: Mask, *, minimum: float = 0, max_rounds: int = 10_000
+) -> Mask:
     """The primary cells plus enough others that no suppressed cell is exposed.
 
-    ``values`` and ``primary`` are ``(R+1) x (C+1)`` grids with margins last. The
-    result is verified with :func:`exposed_cells`; it never returns an exposed pattern.
+    ``values`` and ``primary`` are ``(R+1) x (C+1)`` grids with margins last. With
+    ``minimum`` (the threshold), the hidden cells of a line whose total is released
+    must also add up to at least that much, since their sum is the total minus the
+    released cells. The result is verified with :func:`exposed_cells`; it never
+    returns an exposed pattern.
     """
     mask = primary.astype(bool).copy()
     if not mask.any():
         return mask
     cost = _cost(values, mask.shape)
-    _pair_lines(mask, cost)
+    _pair_lines(mask, cost, values, minimum)
     for _ in range(max_rounds):
         exposed = exposed_cells(mask)
         if not exposed:
@@ -143,5 +161,5 @@ def secondary_suppression(values: Grid, primary: Mask, *, max_rounds: int = 10_0
                 return mask
             pick = min((tuple(int(x) for x in cell) for cell in open_cells), key=lambda c: cost[c])
             mask[pick] = True
-        _pair_lines(mask, cost)
+        _pair_lines(mask, cost, values, minimum)
     raise RuntimeError("secondary suppression did not converge")  # a bug, not a user error

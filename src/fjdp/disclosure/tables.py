@@ -139,7 +139,7 @@ def check_table(df: pd.DataFrame, req: TableRequest, policy: Policy) -> TableRes
         primary = np.zeros(shape, dtype=bool)
         for cell in flags:
             primary[cell] = True
-        mask = secondary_suppression(counts, primary)
+        mask = secondary_suppression(counts, primary, minimum=policy.threshold)
         n_primary = sum(1 for cell in released if primary[cell])
         n_secondary = sum(1 for cell in released if mask[cell] and not primary[cell])
         if n_primary:
