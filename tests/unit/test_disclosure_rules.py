@@ -350,3 +350,15 @@ def test_a_figure_carries_its_counts_and_only_releasable_files_are_written(tmp_p
     doc = json.loads(s.finalise(folder).read_text())
     names = [f["name"] for f in doc["results"]["output_0"]["files"]]
     assert names == ["output_0_0.csv", "by_a.png", "by_a.csv"]
+
+
+def test_a_time_series_extended_by_one_period_that_adds_a_few_people_collides() -> None:
+    df = pd.DataFrame({"year": [2020] * 60 + [2021] * 60 + [2022] * 4, "child": range(124),
+                       "sex": ["F", "M"] * 62})  # fmt: skip
+    s = Session(register=Register())
+    s.release(s.crosstab(df, ["sex"], ["year"], unit="child", filter="year <= 2021"), "to-2021")
+    out = s.crosstab(
+        df, ["sex"], ["year"], unit="child", filter="year <= 2022", mitigate="suppress"
+    )
+    assert out.status is Status.REVIEW
+    assert any(r.startswith("differencing") and "to-2021" in r for r in out.reasons)

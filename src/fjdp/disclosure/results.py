@@ -33,7 +33,7 @@ _TYPES = {
 
 def _summary(out: CheckedOutput) -> str:
     head = out.status.value
-    problems = [r for r in out.reasons if not r.startswith(("suppressed", "rounded", "recomputed"))]
+    problems = [r for r in out.reasons if r not in out.mitigations]
     text = head + ("; " + "; ".join(problems) if problems else "")
     return text
 
