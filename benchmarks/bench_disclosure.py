@@ -118,7 +118,7 @@ def child(step: str, rows: int, out: Path) -> None:
             grid[50, :20] = counts.sum(0)
             grid[50, 20] = counts.sum()
             start = time.perf_counter()
-            mask = secondary_suppression(grid, grid < 10)
+            mask = secondary_suppression(grid, grid < 10, minimum=10)
             result["suppression_only_seconds"] = round(time.perf_counter() - start, 3)
             result["exposed_after"] = len(exposed_cells(mask))
     else:
