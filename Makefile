@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo serve test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis clean
+.PHONY: help venv demo serve test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -37,6 +37,7 @@ help: ## list the targets
 	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
 	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
 	@echo "  make bench-analysis  time and memory of each family-justice measure on a 3.2M-person workspace"
+	@echo "  make bench-disclosure  disclosure checks of a 10M-row crosstab and a 50x20 table, against ACRO"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev and spark extras."
@@ -109,6 +110,8 @@ bench-databank: venv
 
 bench-analysis: venv
 	$(PY) benchmarks/bench_analysis.py $(BENCH_ARGS)
+bench-disclosure: venv
+	$(PY) benchmarks/bench_disclosure.py $(BENCH_ARGS)
 
 clean:
 	rm -rf demo benchmarks/work build dist src/*.egg-info

@@ -18,6 +18,7 @@ from fjdp.cli import check as check_cmd
 from fjdp.cli import databank as databank_cmd
 from fjdp.cli import demo as demo_cmd
 from fjdp.cli import measures as measures_cmd
+from fjdp.cli import outputs as outputs_cmd
 from fjdp.cli import portal as portal_cmd
 from fjdp.cli import provider as provider_cmd
 from fjdp.cli import specs as specs_cmd
@@ -50,6 +51,7 @@ analysis_app = typer.Typer(
 )
 analysis_app.command("measures")(measures_cmd.measures)
 app.add_typer(analysis_app, name="analysis")
+app.add_typer(outputs_cmd.app, name="outputs")
 
 
 def _version(value: bool) -> None:
