@@ -41,6 +41,34 @@ def test_the_demo_writes_every_measure(demo: Path) -> None:
         assert len(table) > 0, name
         page = (results / f"{name}.html").read_text()
         assert "data:image/png;base64," in page and "<table" in page, name
+        for kind in ("csv", "png", "html", "checks.json"):
+            assert (results / "release" / f"{name}.{kind}").stat().st_size > 0, (name, kind)
+
+
+def test_every_released_count_is_protected(demo: Path) -> None:
+    """The release candidates: no count under the threshold, every count a multiple of
+    5, and a verdict recorded under the policy's version."""
+    from fjdp.disclosure.policy import default_policy
+
+    policy = default_policy()
+    release = demo / "analysis" / PROJECT / "measures" / "release"
+    counts = {
+        "infants_per_10k_births": ("births", "infants", "newborns"),
+        "recurrent_proceedings": ("parents", "returned", "at_risk"),
+        "parents_health_before_proceedings": ("mothers", "with_contact"),
+        "childrens_pathways": ("children", "applications", "returned"),
+        "pathways_diagram": ("children",),
+    }
+    assert set(counts) == set(MEASURES)
+    for name, cols in counts.items():
+        table = pd.read_csv(release / f"{name}.csv")
+        for col in cols:
+            shown = table[col].dropna()
+            assert (shown >= policy.threshold).all(), (name, col)
+            assert (shown % policy.rounding_base == 0).all(), (name, col)
+        checks = json.loads((release / f"{name}.checks.json").read_text())
+        assert checks["policy_version"] == policy.version
+        assert checks["status"] in ("pass", "review")
 
 
 def test_measures_agree_with_truth_within_the_predicted_linkage_error(demo: Path) -> None:

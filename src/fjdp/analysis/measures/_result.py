@@ -1,10 +1,17 @@
 """What a measure gives back, and how it is written: a tidy table and a plot.
 
-Each result is written as ``<name>.csv`` (the tidy table), ``<name>.png`` (the plot) and
-``<name>.html`` (one self-contained page: title, what was counted, the plot and the
-table). The counts stay unprotected inside the workspace; before anything leaves, the
-table goes through the disclosure checks (``count_columns`` and ``unit`` say which
-columns are counts of what, for those checks).
+Each result is written twice:
+
+- ``<name>.csv`` (the tidy table), ``<name>.png`` (the plot) and ``<name>.html`` (one
+  self-contained page: title, what was counted, the plot and the table), with exact
+  counts, for the researcher inside the environment;
+- ``release/<name>.csv``, ``.png``, ``.html`` and ``.checks.json``: the same after the
+  disclosure checks (:mod:`fjdp.analysis.measures._protect`), the plot drawn from the
+  protected table, with the verdict, reasons, flagged cells and mitigations. Only these
+  are candidates for an output request.
+
+``count_columns`` and ``unit`` say which columns count what; ``derived_columns``,
+``lines``, ``complements`` and ``grids`` tell the checks how the numbers hang together.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -23,6 +33,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    from fjdp.disclosure.policy import Policy
+
 
 @dataclass(frozen=True)
 class MeasureResult:
@@ -30,12 +43,20 @@ class MeasureResult:
     title: str
     description: str
     table: pd.DataFrame
-    figure: Figure
+    plot: Callable[[pd.DataFrame], Figure]  # drawn from a table: exact, or protected
     unit: str  # the contributor each count counts (child, mother, application, ...)
     count_columns: tuple[str, ...]
     links: str
-    html_extra: str = ""  # an interactive figure, where one helps (the pathways diagram)
+    # an interactive figure of a table, where one helps (the pathways diagram)
+    html_extra: Callable[[pd.DataFrame], str] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    derived_columns: tuple[str, ...] = ()  # rates, shares, medians computed from counts
+    rederive: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # recompute them
+    # (columns grouping rows into a line whose total is known, the count column)
+    lines: tuple[tuple[tuple[str, ...], str], ...] = ()
+    complements: tuple[tuple[str, str], ...] = ()  # (part, whole): whole - part is shown too
+    # two-way tables with known margins: (stage column, row column, column column, count)
+    grids: tuple[tuple[str, str, str, str], ...] = ()
 
 
 def _png(fig: Figure) -> bytes:
@@ -44,10 +65,11 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _page(r: MeasureResult, png: bytes) -> str:
+def _page(r: MeasureResult, table: pd.DataFrame, png: bytes, note: str) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in r.notes)
     img = base64.b64encode(png).decode()
-    table = r.table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.2f}")
+    html_table = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.2f}")
+    extra = r.html_extra(table) if r.html_extra is not None else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(r.title)}</title>
 <style>
@@ -59,24 +81,53 @@ th {{ background: #f0f0f0 }}
 </style></head><body>
 <h1>{html.escape(r.title)}</h1>
 <p>{html.escape(r.description)}</p>
-<p class="note">Links counted: {html.escape(r.links)}. Counts are of {html.escape(r.unit)}s and
-are not yet protected: request the table for release to have it checked.</p>
+<p class="note">Links counted: {html.escape(r.links)}. Counts are of {html.escape(r.unit)}s.
+{html.escape(note)}</p>
 <ul class="note">{notes}</ul>
-{r.html_extra}
+{extra}
 <img alt="{html.escape(r.title)}" src="data:image/png;base64,{img}" style="max-width:100%">
 <h2>Table</h2>
-{table}
+{html_table}
 </body></html>
 """
 
 
-def write_result(r: MeasureResult, out: Path) -> dict[str, Path]:
-    """Write the table, plot and page of ``r`` into ``out``; returns the paths."""
+EXACT_NOTE = (
+    "Exact counts, for use inside the research environment only: the protected version "
+    "in release/ is the one an output request can take."
+)
+
+
+def write_result(r: MeasureResult, out: Path, policy: Policy | None = None) -> dict[str, Path]:
+    """Write the exact table, plot and page of ``r`` into ``out``, and its protected
+    version with its checks into ``out/release``; returns the paths."""
+    from fjdp.analysis.measures._protect import protect
+    from fjdp.disclosure.policy import default_policy
+
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"{r.name}.{kind}" for kind in ("csv", "png", "html")}
     r.table.to_csv(paths["csv"], index=False)
-    png = _png(r.figure)
+    fig = r.plot(r.table)
+    png = _png(fig)
+    plt.close(fig)
     paths["png"].write_bytes(png)
-    paths["html"].write_text(_page(r, png), encoding="utf-8")
-    plt.close(r.figure)
+    paths["html"].write_text(_page(r, r.table, png, EXACT_NOTE), encoding="utf-8")
+
+    checked = protect(r, policy or default_policy())
+    rel = out / "release"
+    rel.mkdir(exist_ok=True)
+    for kind in ("csv", "png", "html"):
+        paths[f"release_{kind}"] = rel / f"{r.name}.{kind}"
+    paths["checks"] = rel / f"{r.name}.checks.json"
+    checked.table.to_csv(paths["release_csv"], index=False)
+    fig = r.plot(checked.table)
+    png = _png(fig)
+    plt.close(fig)
+    paths["release_png"].write_bytes(png)
+    note = (
+        f"Protected under policy {checked.policy_version}: {checked.status.value} "
+        f"({'; '.join(checked.mitigations) or 'nothing to hide'})."
+    )
+    paths["release_html"].write_text(_page(r, checked.table, png, note), encoding="utf-8")
+    paths["checks"].write_text(json.dumps(checked.to_json(), indent=2) + "\n")
     return paths

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from fjdp.analysis.measures._frames import Frames
 from fjdp.analysis.measures._result import MeasureResult
@@ -63,12 +64,22 @@ def infant_table(f: Frames) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def infants_per_10k(f: Frames) -> MeasureResult:
-    t = infant_table(f)
+def rates(t: pd.DataFrame) -> pd.DataFrame:
+    """The rates and shares of ``t``, recomputed from its (possibly protected) counts."""
+    t = t.copy()
+    births = t.births.where(t.births > 0)
+    t["infants_per_10k"] = t.infants / births * PER
+    t["newborns_per_10k"] = t.newborns / births * PER
+    t["newborn_share_of_infants"] = t.newborns / t.infants.where(t.infants > 0)
+    return t
+
+
+def plot(t: pd.DataFrame) -> Figure:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     y = t[t.breakdown == "year"]
-    a1.plot(y.group.astype(int), y.infants_per_10k, marker="o", label="under 1 year")
-    a1.plot(y.group.astype(int), y.newborns_per_10k, marker="o", label="under 1 week")
+    years = y.group.astype(int)
+    a1.plot(years, y.infants_per_10k, marker="o", label="under 1 year")
+    a1.plot(years, y.newborns_per_10k, marker="o", label="under 1 week")
     a1.set(title="Per 10,000 live births, by year of issue", xlabel="year", ylabel="rate")
     a1.legend()
     q = t[t.breakdown == "deprivation quintile"]
@@ -79,14 +90,23 @@ def infants_per_10k(f: Frames) -> MeasureResult:
         ylabel="rate",
     )
     fig.tight_layout()
+    return fig
+
+
+def infants_per_10k(f: Frames) -> MeasureResult:
+    t = infant_table(f)
     return MeasureResult(
         name=NAME,
         title="Infants and newborns in public-law proceedings per 10,000 live births",
         description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
         table=t,
-        figure=fig,
+        plot=plot,
         unit="child",
         count_columns=("births", "infants", "newborns"),
+        derived_columns=("infants_per_10k", "newborns_per_10k", "newborn_share_of_infants"),
+        rederive=rates,
+        lines=tuple((("breakdown",), c) for c in ("births", "infants", "newborns")),
+        complements=(("newborns", "infants"),),
         links=f.links.value,
         notes=(
             "Births outside the years of the court data are left out of the denominators.",

@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from fjdp.analysis.measures._frames import Frames
 from fjdp.analysis.measures._result import MeasureResult
@@ -153,8 +154,13 @@ def health_table(views: Views, f: Frames) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def parents_health(views: Views, f: Frames) -> MeasureResult:
-    t = health_table(views, f)
+def _percent(t: pd.DataFrame) -> pd.DataFrame:
+    t = t.copy()
+    t["percent"] = 100 * t.with_contact / t.mothers.where(t.mothers > 0)
+    return t
+
+
+def plot(t: pd.DataFrame) -> Figure:
     wide = t.pivot(index="contact", columns="group", values="percent").reindex(
         [c.replace("_", " ") for c in CONTACTS]
     )
@@ -170,14 +176,22 @@ def parents_health(views: Views, f: Frames) -> MeasureResult:
     )
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def parents_health(views: Views, f: Frames) -> MeasureResult:
+    t = health_table(views, f)
     return MeasureResult(
         name=NAME,
         title="Mothers' hospital and emergency contacts in the two years before proceedings",
         description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
         table=t,
-        figure=fig,
+        plot=plot,
         unit="mother",
         count_columns=("mothers", "with_contact"),
+        derived_columns=("percent",),
+        rederive=_percent,
+        complements=(("with_contact", "mothers"),),
         links=f.links.value,
         notes=(f"Up to {CONTROLS} comparison mothers per mother, matched exactly.",),
     )

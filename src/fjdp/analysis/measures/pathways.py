@@ -117,8 +117,7 @@ def pathways_table(f: Frames) -> pd.DataFrame:
     return t
 
 
-def childrens_pathways(f: Frames) -> MeasureResult:
-    t = pathways_table(f)
+def plot(t: pd.DataFrame) -> Figure:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     o = t[t.section == "final order by year of issue"]
     wide = o.pivot(index="group", columns="category", values="share").fillna(0)
@@ -130,14 +129,22 @@ def childrens_pathways(f: Frames) -> MeasureResult:
     a2.barh(r.category, r.share.astype(float), color="#aa3377")
     a2.set(title=f"Back in court within {RETURN_YEARS} years, by final order", xlabel="share")
     fig.tight_layout()
+    return fig
+
+
+def childrens_pathways(f: Frames) -> MeasureResult:
+    t = pathways_table(f)
     return MeasureResult(
         name=NAME,
         title="Children's pathways: orders, time to final order and return to court",
         description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
         table=t,
-        figure=fig,
+        plot=plot,
         unit="child",
         count_columns=("children", "applications", "returned"),
+        derived_columns=("share", "median_days"),
+        lines=((("section", "group"), "children"), (("section", "group"), "applications")),
+        complements=(("returned", "children"),),
         links=f.links.value,
         notes=("Private-law rows count applications; public-law rows count children.",),
     )
@@ -168,10 +175,19 @@ def flows_table(f: Frames) -> pd.DataFrame:
 
 
 def _stage_nodes(t: pd.DataFrame) -> list[list[tuple[str, int]]]:
+    t = t.dropna(subset=["children"])  # suppressed flows are not drawn
     s1 = t[t.stage == "application to final order"]
     s2 = t[t.stage == "final order to return"]
     col0 = s1.groupby("source").children.sum().sort_values(ascending=False)
-    col1 = s1.groupby("target").children.sum().sort_values(ascending=False)
+    # a middle node's size: its flows in or out, whichever is larger (they differ only
+    # when some flows are suppressed)
+    col1 = (
+        pd.concat(
+            [s1.groupby("target").children.sum(), s2.groupby("source").children.sum()], axis=1
+        )
+        .max(axis=1)
+        .sort_values(ascending=False)
+    )
     col2 = s2.groupby("target").children.sum().sort_values(ascending=False)
     return [[(str(k), int(v)) for k, v in col.items()] for col in (col0, col1, col2)]
 
@@ -196,8 +212,10 @@ def _draw(t: pd.DataFrame) -> Figure:
             pos[(ci, name)] = [y, y]  # next free y for outgoing, incoming ribbons
             y += n + gap
     stages = ("application to final order", "final order to return")
+    shown = t.dropna(subset=["children"])
     for si, stage in enumerate(stages):
-        for _, row in t[t.stage == stage].sort_values("children", ascending=False).iterrows():
+        flows = shown[shown.stage == stage].sort_values("children", ascending=False)
+        for _, row in flows.iterrows():
             n = float(row.children)
             src, dst = pos[(si, row.source)], pos[(si + 1, row.target)]
             y0, y1 = src[0], dst[1]
@@ -247,8 +265,9 @@ def _plotly(t: pd.DataFrame) -> str:
         for i, (ci, name) in enumerate((ci, n) for ci, nodes in enumerate(cols) for n, _ in nodes)
     }
     src, dst, val = [], [], []
+    shown = t.dropna(subset=["children"])
     for si, stage in enumerate(("application to final order", "final order to return")):
-        for _, row in t[t.stage == stage].iterrows():
+        for _, row in shown[shown.stage == stage].iterrows():
             src.append(index[(si, row.source)])
             dst.append(index[(si + 1, row.target)])
             val.append(int(row.children))
@@ -270,9 +289,10 @@ def pathways_diagram(f: Frames) -> MeasureResult:
         title="Children's routes through public-law proceedings",
         description=(__doc__ or "").strip().split("\n\n")[2].replace("\n", " "),
         table=t,
-        figure=_draw(t),
+        plot=_draw,
         unit="child",
         count_columns=("children",),
         links=f.links.value,
-        html_extra=_plotly(t),
+        html_extra=_plotly,
+        grids=(("stage", "source", "target", "children"),),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from fjdp.analysis.measures._frames import Frames
@@ -86,8 +87,7 @@ def recurrence_table(f: Frames) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def recurrent_proceedings(f: Frames) -> MeasureResult:
-    t = recurrence_table(f)
+def plot(t: pd.DataFrame) -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, parent in zip(axes, ("mother", "father"), strict=True):
         for group, g in t[t.parent == parent].groupby("age_at_first", sort=False):
@@ -99,14 +99,22 @@ def recurrent_proceedings(f: Frames) -> MeasureResult:
         )
         ax.legend(title="age at first")
     fig.tight_layout()
+    return fig
+
+
+def recurrent_proceedings(f: Frames) -> MeasureResult:
+    t = recurrence_table(f)
     return MeasureResult(
         name=NAME,
         title="Recurrent care proceedings: parents returning to court",
         description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
         table=t,
-        figure=fig,
+        plot=plot,
         unit="parent",
         count_columns=("parents", "returned", "at_risk"),
+        derived_columns=("cumulative_share_returned",),
+        # the age groups of a parent and year add up to "all ages"
+        lines=tuple((("parent", "years"), c) for c in ("parents", "returned", "at_risk")),
         links=f.links.value,
         notes=("Cumulative shares are survival estimates, checked on their at-risk counts.",),
     )

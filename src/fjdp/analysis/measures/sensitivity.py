@@ -12,6 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from fjdp.analysis.measures._frames import Frames
 from fjdp.analysis.measures._result import MeasureResult
@@ -37,9 +38,15 @@ def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
             int(y.infants.sum()),
         )
     )
-    q = inf[(inf.breakdown == "deprivation quintile")]
-    known = int(q.infants.sum())
-    out.append(("infants", "infants with a known deprivation quintile", float(known), known))
+    q = inf[(inf.breakdown == "deprivation quintile") & (inf.group == "1")]
+    out.append(
+        (
+            "infants",
+            "infants per 10,000 births, most deprived quintile",
+            float(q.infants_per_10k.iloc[0]) if len(q) else float("nan"),
+            int(q.infants.sum()),
+        )
+    )
     rec = recurrence_table(f)
     m = rec[(rec.parent == "mother") & (rec.age_at_first == "all ages") & (rec.years == 5)]
     out.append(
@@ -91,6 +98,20 @@ def linkage_sensitivity(views: Views, accepted: Frames, possible: Frames) -> Mea
             for (m, fig, va, na), (_, _, vb, nb) in zip(a, b, strict=True)
         ]
     )
+    return MeasureResult(
+        name=NAME,
+        title="Linkage sensitivity: each headline figure with possible matches included",
+        description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
+        table=t,
+        plot=plot,
+        unit="person",
+        count_columns=("contributors_accepted", "contributors_with_possible"),
+        derived_columns=("accepted_links", "with_possible_links", "difference"),
+        links="accepted, and accepted + possible",
+    )
+
+
+def plot(t: pd.DataFrame) -> Figure:
     fig, ax = plt.subplots(figsize=(10, 4))
     rel = 100 * t.difference / t.accepted_links.replace(0, np.nan)
     ax.barh(t.figure, rel, color="#228833")
@@ -101,13 +122,4 @@ def linkage_sensitivity(views: Views, accepted: Frames, possible: Frames) -> Mea
         title="Linkage sensitivity",
     )
     fig.tight_layout()
-    return MeasureResult(
-        name=NAME,
-        title="Linkage sensitivity: each headline figure with possible matches included",
-        description=(__doc__ or "").strip().split("\n\n")[1].replace("\n", " "),
-        table=t,
-        figure=fig,
-        unit="person",
-        count_columns=("contributors_accepted", "contributors_with_possible"),
-        links="accepted, and accepted + possible",
-    )
+    return fig
