@@ -400,3 +400,40 @@ def test_every_request_is_one_transaction(url: str | None, tmp_path: Path) -> No
     settings = django_settings(cfg)
     assert settings["DATABASES"]["default"]["ATOMIC_REQUESTS"] is True
     assert "ATOMIC_REQUESTS" not in settings
+
+
+def _drop_audit_triggers() -> None:
+    """What someone with the database's own rights could do before tampering."""
+    drops = {
+        "sqlite": [
+            "drop trigger portal_auditentry_no_update",
+            "drop trigger portal_auditentry_no_delete",
+        ],
+        "postgresql": ["drop trigger portal_auditentry_append_only on portal_auditentry"],
+    }[connection.vendor]
+    with connection.cursor() as cur:
+        for sql in drops:
+            cur.execute(sql)
+
+
+def test_a_deleted_portal_event_is_named() -> None:
+    standard_people()
+    assert verify_portal().ok
+    _drop_audit_triggers()
+    with connection.cursor() as cur:
+        cur.execute("delete from portal_auditentry where seq = 3")
+    result = verify_portal()
+    assert not result.ok and result.first_bad_seq == 3
+    assert "missing" in (result.reason or "")
+
+
+def test_two_reordered_portal_events_are_named() -> None:
+    standard_people()
+    assert verify_portal().ok
+    _drop_audit_triggers()
+    with connection.cursor() as cur:
+        cur.execute("update portal_auditentry set seq = 1000003 where seq = 3")
+        cur.execute("update portal_auditentry set seq = 3 where seq = 4")
+        cur.execute("update portal_auditentry set seq = 4 where seq = 1000003")
+    result = verify_portal()
+    assert not result.ok and result.first_bad_seq == 3
