@@ -519,6 +519,7 @@ def _split_args(zones: Zones, extract: Path, out: Path, to_ttp: Path) -> list[st
         str(out),
         "--zone",
         str(zones.provider.path),
+        "--again",  # other tests of this module split the same rows into these zones
     ]
 
 
@@ -535,6 +536,23 @@ def test_cli_splits_a_good_extract(
         "to-ttp",
     ]
     assert capsys.readouterr().err == ""
+
+
+def test_an_extract_split_before_is_refused_unless_again(
+    zones: Zones, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A split killed after it finished and run again must not send the records twice."""
+    extract = write_csv(tmp_path / "deaths.csv", csv_text(good_rows(7)) + "\n")
+    out = tmp_path / "outbox"
+    args = _split_args(zones, extract, out, zones.ttp.path / CARD_FILE)
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([a for a in args if a != "--again"]) == 5
+    err = capsys.readouterr().err
+    assert "already split as" in err and "--again" in err
+    assert len(list(out.iterdir())) == 1
+    assert main(args) == 0  # --again: a new extract, on purpose
+    assert len(list(out.iterdir())) == 2
 
 
 @pytest.mark.parametrize(

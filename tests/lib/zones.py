@@ -52,6 +52,7 @@ def split_and_open(
         actor=ACTOR,
         encoding=encoding,
         delimiter=delimiter,
+        again=True,  # tests split the same small extracts many times on purpose
     )
     file1_dir = tmp / "opened" / result.extract_id / "file1"
     file2_dir = tmp / "opened" / result.extract_id / "file2"

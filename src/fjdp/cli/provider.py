@@ -58,9 +58,14 @@ def split(
     delimiter: Annotated[
         str | None, typer.Option(help="CSV delimiter (default: detected).")
     ] = None,
+    again: Annotated[
+        bool,
+        typer.Option(help="Split an extract that was split before, as a new extract."),
+    ] = False,
 ) -> None:
     """Validate an extract against its spec and split it: File 1 (system_id + identifiers)
-    sealed to the TTP, File 2 (system_id + content) sealed to the databank."""
+    sealed to the TTP, File 2 (system_id + content) sealed to the databank. An extract
+    split before is refused unless --again, so the same records are not sent twice."""
     keys = open_zone(zone, Zone.PROVIDER)
     ttp, bank = load_card(to_ttp), load_card(to_databank)
     from fjdp.errors import RefusedError
@@ -88,5 +93,6 @@ def split(
         encoding=encoding,
         delimiter=delimiter,
         progress=lambda msg: console.print(f"[dim]{msg}[/dim]"),
+        again=again,
     )
     print_split(result)

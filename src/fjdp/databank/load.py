@@ -38,7 +38,7 @@ from fjdp.databank.catalogue import (
 )
 from fjdp.errors import InputError, RefusedError
 from fjdp.faults import crash_point
-from fjdp.fsutil import staged_or_removed
+from fjdp.fsutil import pid_alive, staged_or_removed
 from fjdp.keys import ZoneKeys
 from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
@@ -310,7 +310,7 @@ def clean_orphans(bank: Path) -> list[Path]:
             name = child.name
             if name.startswith(".staging-"):
                 pid = name.split("-")[1]
-                if pid.isdigit() and _alive(int(pid)):
+                if pid.isdigit() and pid_alive(int(pid)):
                     continue
             elif (
                 not (name.startswith("v") and name[1:].isdigit())
@@ -320,16 +320,6 @@ def clean_orphans(bank: Path) -> list[Path]:
             shutil.rmtree(child, ignore_errors=True)
             removed.append(child)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - another account's process
-        return True
-    return True
 
 
 def _shred_alfs(ex: Extract) -> None:

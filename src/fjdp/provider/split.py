@@ -9,6 +9,7 @@ masked value, never an identifier in clear), which stays with the provider.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -24,7 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fjdp.audit import Action, AuditEvent, zone_log
-from fjdp.errors import OutputError
+from fjdp.errors import OutputError, RefusedError
+from fjdp.fsutil import remove_left_by_dead
 from fjdp.keys import PublicKeyCard, ZoneKeys
 from fjdp.provider.reader import StagedTable, find_table_file, stage_table
 from fjdp.provider.rules import column_rules, lit, masked, q, text, typed
@@ -285,13 +287,29 @@ def split_extract(
     encoding: str | None = None,
     delimiter: str | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    again: bool = False,
 ) -> SplitResult:
-    """Validate and split ``extract`` (a file, or a folder of one file per table)."""
+    """Validate and split ``extract`` (a file, or a folder of one file per table).
+
+    An extract whose files were split before, into a bundle that still exists, is
+    refused unless ``again``: a split that was killed after it finished, and run again,
+    must not send the same records twice under two extract ids."""
     t0 = time.perf_counter()
+    digest = source_digest(extract)
+    done = _splits(zone).get(digest)
+    if done is not None and Path(done["bundle"]).is_dir() and not again:
+        raise RefusedError(
+            f"this extract was already split as {done['extract_id']} on {done['at']}",
+            where=str(done["bundle"]),
+            fix="send that bundle, or split again with --again to make a new extract",
+        )
     extract_id = new_extract_id(spec.name)
-    work = zone.path / "work" / extract_id
+    # Both carry this process's id, so a later split can tell what a killed one left.
+    work = zone.path / "work" / f"{extract_id}.{os.getpid()}"
     final = out / extract_id
-    stage = out / f".{extract_id}.partial"
+    stage = out / f".{extract_id}.{os.getpid()}.partial"
+    remove_left_by_dead(out, ".*.partial")
+    remove_left_by_dead(zone.path / "work", "*")
     try:
         out.mkdir(parents=True, exist_ok=True)
         stage.mkdir()
@@ -372,6 +390,9 @@ def split_extract(
     finally:
         splitter.close()
         shutil.rmtree(work, ignore_errors=True)
+    # Recorded before the rename: a kill between the two leaves a record whose bundle
+    # does not exist, which the next split ignores.
+    _record_split(zone, digest, extract_id, final, spec.name)
     stage.rename(final)
     _audit(zone, actor, spec, extract_id, totals, m1, m2)
     return SplitResult(
@@ -384,6 +405,42 @@ def split_extract(
         tables=counts,
         seconds=time.perf_counter() - t0,
     )
+
+
+SPLITS = "splits.json"
+
+
+def source_digest(extract: Path) -> str:
+    """SHA-256 over the extract's files (names and bytes), in name order."""
+    files = [extract] if extract.is_file() else sorted(p for p in extract.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _splits(zone: ZoneKeys) -> dict[str, dict[str, str]]:
+    path = zone.path / SPLITS
+    if not path.exists():
+        return {}
+    data: dict[str, dict[str, str]] = json.loads(path.read_text())
+    return data
+
+
+def _record_split(zone: ZoneKeys, digest: str, extract_id: str, bundle: Path, dataset: str) -> None:
+    entries = _splits(zone)
+    entries[digest] = {
+        "extract_id": extract_id,
+        "bundle": str(bundle),
+        "dataset": dataset,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    tmp = zone.path / f".{SPLITS}.{os.getpid()}"
+    tmp.write_text(json.dumps(entries, indent=2) + "\n")
+    os.replace(tmp, zone.path / SPLITS)
 
 
 def _audit(

@@ -20,6 +20,7 @@ import base64
 import html
 import io
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,17 @@ class MeasureResult:
     complements: tuple[tuple[str, str], ...] = ()  # (part, whole): whole - part is shown too
     # two-way tables with known margins: (stage column, row column, column column, count)
     grids: tuple[tuple[str, str, str, str], ...] = ()
+
+
+def _draw(r: MeasureResult, table: pd.DataFrame) -> bytes:
+    """The plot of ``table`` as PNG. A protected table may hide every value of a panel;
+    matplotlib then warns about empty axis limits, which is expected, not a fault."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fig = r.plot(table)
+        png = _png(fig)
+    plt.close(fig)
+    return png
 
 
 def _png(fig: Figure) -> bytes:
@@ -107,9 +119,7 @@ def write_result(r: MeasureResult, out: Path, policy: Policy | None = None) -> d
     out.mkdir(parents=True, exist_ok=True)
     paths = {kind: out / f"{r.name}.{kind}" for kind in ("csv", "png", "html")}
     r.table.to_csv(paths["csv"], index=False)
-    fig = r.plot(r.table)
-    png = _png(fig)
-    plt.close(fig)
+    png = _draw(r, r.table)
     paths["png"].write_bytes(png)
     paths["html"].write_text(_page(r, r.table, png, EXACT_NOTE), encoding="utf-8")
 
@@ -120,9 +130,7 @@ def write_result(r: MeasureResult, out: Path, policy: Policy | None = None) -> d
         paths[f"release_{kind}"] = rel / f"{r.name}.{kind}"
     paths["checks"] = rel / f"{r.name}.checks.json"
     checked.table.to_csv(paths["release_csv"], index=False)
-    fig = r.plot(checked.table)
-    png = _png(fig)
-    plt.close(fig)
+    png = _draw(r, checked.table)
     paths["release_png"].write_bytes(png)
     note = (
         f"Protected under policy {checked.policy_version}: {checked.status.value} "
