@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import typer
 
 from fjdp import __version__
+from fjdp.cli import analysis as analysis_cmd
 from fjdp.cli import audit as audit_cmd
 from fjdp.cli import databank as databank_cmd
 from fjdp.cli import demo as demo_cmd
@@ -41,6 +42,7 @@ app.add_typer(ttp_cmd.ttp_app, name="ttp")
 app.add_typer(databank_cmd.app, name="databank")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(portal_cmd.app, name="portal")
+app.add_typer(analysis_cmd.app, name="analysis")
 
 
 def _version(value: bool) -> None:
