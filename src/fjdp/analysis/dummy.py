@@ -310,11 +310,14 @@ def _write_db(out: Path, rows: Mapping[str, int]) -> None:
             con.execute(f"create schema {q(schema)}")
         for view in rows:
             schema, table = view.split(".")
-            rel = f"reference/{table}.parquet" if schema == "reference" else f"data/{schema}/{table}.parquet"
+            rel = (
+                f"reference/{table}.parquet"
+                if schema == "reference"
+                else f"data/{schema}/{table}.parquet"
+            )
             con.execute(
                 f"create view {q(schema)}.{q(table)} as select * from read_parquet({lit(rel)})"
             )
         con.execute("checkpoint")
     finally:
         con.close()
-

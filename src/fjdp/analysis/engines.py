@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fjdp.analysis import model as m
-from fjdp.analysis.ibis_compile import Compiler
+from fjdp.analysis.ibis_compile import Compiler, ViewReader
 from fjdp.analysis.tables import Source, sources
 from fjdp.errors import InputError
 from fjdp.specs import load_spec
@@ -116,7 +116,7 @@ def _arrow(expr: ir.Table) -> pa.Table:
 
 
 @contextmanager
-def _backend(workspace: Workspace, engine: Engine) -> Iterator[object]:
+def _backend(workspace: Workspace, engine: Engine) -> Iterator[ViewReader]:
     if engine is Engine.DUCKDB:
         with duckdb_views(workspace) as view:
             yield view
@@ -126,7 +126,7 @@ def _backend(workspace: Workspace, engine: Engine) -> Iterator[object]:
 
 
 @contextmanager
-def duckdb_views(workspace: Workspace) -> Iterator[object]:
+def duckdb_views(workspace: Workspace) -> Iterator[ViewReader]:
     """The workspace's views through its own ``workspace.duckdb``, read-only."""
     db = workspace.path / WORKSPACE_DB
     if not db.is_file():
@@ -146,7 +146,7 @@ def duckdb_views(workspace: Workspace) -> Iterator[object]:
 
 
 @contextmanager
-def spark_views(workspace: Workspace, *, memory: str = "2GB") -> Iterator[object]:
+def spark_views(workspace: Workspace, *, memory: str = "2GB") -> Iterator[ViewReader]:
     """The workspace's Parquet files in a local Spark session."""
     from fjdp.sparkutil import check_available, local_spark
 

@@ -36,7 +36,7 @@ _IBIS_TYPES = {
 }
 
 
-class TableNotAvailable(DefinitionError):
+class TableNotAvailableError(DefinitionError):
     """A definition reads a table or column the workspace does not hold."""
 
 
@@ -69,21 +69,18 @@ class Compiler:
             return self._tables[schema.name]
         src = self.sources.get(schema.name)
         if src is None:
-            raise TableNotAvailable(
+            raise TableNotAvailableError(
                 f"the workspace has no table {schema.name}",
                 fix="the project's scope does not include it; see `fjdp analysis tables`",
             )
         have = set(src.schema.column_names)
         missing = [c for c in schema.column_names if c not in have]
         if missing:
-            raise TableNotAvailable(
+            raise TableNotAvailableError(
                 f"table {schema.name} of this workspace has no columns {missing}",
                 fix="the project's scope does not include them",
             )
-        if src.parts:
-            t = self._person_table(src)
-        else:
-            t = self._build(src)
+        t = self._person_table(src) if src.parts else self._build(src)
         self._tables[schema.name] = t
         return t
 
@@ -101,7 +98,7 @@ class Compiler:
             self.scope_statuses is not None and set(self.scope_statuses) <= set(self.statuses)
         ):
             if not src.has_link_status:
-                raise TableNotAvailable(
+                raise TableNotAvailableError(
                     f"table {src.schema.name} has no link_status column, so its rows cannot "
                     "be limited to the chosen link statuses",
                     fix="ask for link_status in the project's scope, or use --links all",
@@ -118,7 +115,7 @@ class Compiler:
             t = self._build(part)
             parts.append(t.select("alf_pe", *src.schema.column_names))
         if not parts:
-            raise TableNotAvailable(f"no table of this workspace gives {src.schema.name}")
+            raise TableNotAvailableError(f"no table of this workspace gives {src.schema.name}")
         u = ibis.union(*parts)
         return u.group_by("alf_pe").aggregate(**{c: u[c].min() for c in src.schema.column_names})
 
@@ -150,7 +147,7 @@ class Compiler:
     ) -> tuple[ir.Table, list[ir.Value]]:
         """The universe with every source of person values joined, and each series as an
         expression over it."""
-        groups: dict[object, list[object]] = {}
+        groups: dict[tuple[str, m.Frame], list[m.Series]] = {}
         for s in series:
             self._collect(s, groups)
         w = universe
@@ -162,7 +159,7 @@ class Compiler:
         exprs = [self._person_expr(s, w, names) for s in series]
         return w, exprs
 
-    def _collect(self, s: m.Series, groups: dict[object, list[object]]) -> None:
+    def _collect(self, s: m.Series, groups: dict[tuple[str, m.Frame], list[m.Series]]) -> None:
         """Find the sources of person values under ``s``, grouped so one table serves
         every column of a picked row and every aggregate of one frame."""
         match s:
@@ -171,17 +168,17 @@ class Compiler:
             case m.AggregateFrame(source=src):
                 groups.setdefault(("agg", src), []).append(s)
             case m.AggregateSeries(source=inner):
-                frame = inner.frame
-                groups.setdefault(("agg", frame), []).append(s)
+                assert inner.frame is not None  # the model checks it
+                groups.setdefault(("agg", inner.frame), []).append(s)
             case _:
                 for c in m.children(s):
                     if isinstance(c, m.Series):
                         self._collect(c, groups)
 
     def _source_table(
-        self, key: object, members: list[object]
+        self, key: tuple[str, m.Frame], members: list[m.Series]
     ) -> tuple[ir.Table, dict[object, str]]:
-        kind, frame = key  # type: ignore[misc]
+        kind, frame = key
         names: dict[object, str] = {}
         if kind == "frame":
             t = self._person_frame(frame)
@@ -326,13 +323,13 @@ def _expr(s: m.Series, rec: Callable[[m.Series], ir.Value]) -> ir.Value:
             if prefix:
                 out = None
                 for v in values:
-                    cond = e.startswith(str(v))  # type: ignore[attr-defined]
+                    cond = e.startswith(str(v))
                     out = cond if out is None else out | cond
-                return out  # type: ignore[return-value]
+                return out
             return e.isin(list(values))
         case m.DateShift(date=d, amount=n, unit=unit):
             code = {m.DateUnit.DAYS: "D", m.DateUnit.MONTHS: "M", m.DateUnit.YEARS: "Y"}[unit]
-            return rec(d) + rec(n).as_interval(code)  # type: ignore[attr-defined, operator, no-any-return]
+            return rec(d) + rec(n).as_interval(code)
         case m.DateDiff(end=e, start=st, unit=unit):
             return _date_diff(rec(e), rec(st), unit)
         case m.Case(cases=cases, otherwise=other):
@@ -349,43 +346,43 @@ def _expr(s: m.Series, rec: Callable[[m.Series], ir.Value]) -> ir.Value:
 def _function(op: m.Op, a: list[Any], args: tuple[m.Series, ...]) -> ir.Value:
     match op:
         case m.Op.EQ:
-            return a[0] == a[1]  # type: ignore[no-any-return]
+            return a[0] == a[1]
         case m.Op.NE:
-            return a[0] != a[1]  # type: ignore[no-any-return]
+            return a[0] != a[1]
         case m.Op.LT:
-            return a[0] < a[1]  # type: ignore[no-any-return]
+            return a[0] < a[1]
         case m.Op.LE:
-            return a[0] <= a[1]  # type: ignore[no-any-return]
+            return a[0] <= a[1]
         case m.Op.GT:
-            return a[0] > a[1]  # type: ignore[no-any-return]
+            return a[0] > a[1]
         case m.Op.GE:
-            return a[0] >= a[1]  # type: ignore[no-any-return]
+            return a[0] >= a[1]
         case m.Op.AND:
-            return a[0] & a[1]  # type: ignore[no-any-return]
+            return a[0] & a[1]
         case m.Op.OR:
-            return a[0] | a[1]  # type: ignore[no-any-return]
+            return a[0] | a[1]
         case m.Op.NOT:
-            return ~a[0]  # type: ignore[no-any-return]
+            return ~a[0]
         case m.Op.ADD:
-            return a[0] + a[1]  # type: ignore[no-any-return]
+            return a[0] + a[1]
         case m.Op.SUB:
-            return a[0] - a[1]  # type: ignore[no-any-return]
+            return a[0] - a[1]
         case m.Op.MUL:
-            return a[0] * a[1]  # type: ignore[no-any-return]
+            return a[0] * a[1]
         case m.Op.NEG:
-            return -a[0]  # type: ignore[no-any-return]
+            return -a[0]
         case m.Op.IS_NULL:
-            return a[0].isnull()  # type: ignore[no-any-return]
+            return a[0].isnull()
         case m.Op.YEAR:
-            return a[0].year().cast("int64")  # type: ignore[no-any-return]
+            return a[0].year().cast("int64")
         case m.Op.MONTH:
-            return a[0].month().cast("int64")  # type: ignore[no-any-return]
+            return a[0].month().cast("int64")
     raise AssertionError(f"unknown operation {op} on {args}")
 
 
 def _date_diff(end: Any, start: Any, unit: m.DateUnit) -> ir.Value:
     if unit is m.DateUnit.DAYS:
-        return (end.epoch_days() - start.epoch_days()).cast("int64")  # type: ignore[no-any-return]
+        return (end.epoch_days() - start.epoch_days()).cast("int64")
 
     def forward(e: Any, s: Any) -> Any:
         # completed months from s to e (e on or after s): the month count, less one when
@@ -396,5 +393,4 @@ def _date_diff(end: Any, start: Any, unit: m.DateUnit) -> ir.Value:
 
     # a negative span is the forward one negated, so -(a - b) == (b - a)
     out = ibis.ifelse(end >= start, forward(end, start), -forward(start, end))
-    return out.cast("int64")  # type: ignore[no-any-return]
-
+    return out.cast("int64")

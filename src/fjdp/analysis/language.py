@@ -228,9 +228,7 @@ class DateSeries(_Ordered):
         """A date minus a duration is a date; a date minus a date is a
         :class:`DateDifference` (``.days``, ``.months``, ``.years``)."""
         if isinstance(other, Duration):
-            amount = other.amount
-            neg = -amount if isinstance(amount, int) else -amount
-            return self + Duration(neg, other.unit)
+            return self + (-other)
         if isinstance(other, DateSeries | dt.date):
             return DateDifference(self.node, _node(other))
         raise DefinitionError(
@@ -370,7 +368,8 @@ class _Frame:
 
     @property
     def node(self) -> m.Frame:
-        return self._node  # type: ignore[no-any-return, attr-defined]
+        node: m.Frame = object.__getattribute__(self, "_node")
+        return node
 
     def __getattr__(self, name: str) -> Series:
         if name.startswith("__"):
@@ -487,7 +486,7 @@ class Dataset:
                 f"column {name!r} must be a series built from a table, not {value!r}"
             )
         m.check_column(name, value.node)
-        columns: dict[str, m.Series] = self._columns  # type: ignore[attr-defined]
+        columns: dict[str, m.Series] = object.__getattribute__(self, "_columns")
         if name in columns:
             raise DefinitionError(f"column {name!r} is defined twice")
         columns[name] = value.node
@@ -500,16 +499,17 @@ class Dataset:
 
     @property
     def links(self) -> str:
-        return self._links  # type: ignore[attr-defined, no-any-return]
+        links: str = object.__getattribute__(self, "_links")
+        return links
 
     def to_model(self) -> m.Dataset:
-        pop = self._population  # type: ignore[attr-defined]
+        pop: m.Series | None = object.__getattribute__(self, "_population")
         if pop is None:
             raise DefinitionError(
                 "the dataset has no population",
                 fix="call dataset.define_population(...) with a true/false per person",
             )
-        cols: dict[str, m.Series] = self._columns  # type: ignore[attr-defined]
+        cols: dict[str, m.Series] = object.__getattribute__(self, "_columns")
         return m.Dataset(pop, tuple(cols.items()), links=self.links)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fjdp.errors import UsageError
 from fjdp.types import LinkStatus
@@ -569,7 +569,11 @@ class Case(Series):
         return _common_frame(self._parts(), "case()")
 
     def describe(self) -> str:
-        return "case(" + ", ".join(f"when {c.describe()} then {v.describe()}" for c, v in self.cases) + ")"
+        return (
+            "case("
+            + ", ".join(f"when {c.describe()} then {v.describe()}" for c, v in self.cases)
+            + ")"
+        )
 
 
 class Aggregate(StrEnum):
@@ -737,7 +741,7 @@ def walk(node: object) -> list[object]:
     return order
 
 
-def children(node: object) -> list[object]:
+def children(node: object) -> list[Any]:
     match node:
         case Dataset(population=p, columns=cols):
             return [p, *(s for _n, s in cols)]

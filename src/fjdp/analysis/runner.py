@@ -32,7 +32,9 @@ class Result:
     people: int | None = None
 
 
-def _schema(workspace: Path | None) -> tuple[list[DatasetSpec], dict[str, Source], Workspace | None]:
+def _schema(
+    workspace: Path | None,
+) -> tuple[list[DatasetSpec], dict[str, Source], Workspace | None]:
     if workspace is None:
         specs = all_specs()
         return specs, spec_sources(specs), None

@@ -42,8 +42,7 @@ NODES: dict[str, type] = {
     )
 }
 ENUMS: dict[str, type[StrEnum]] = {
-    cls.__name__: cls
-    for cls in (m.Type, m.Kind, m.DateUnit, m.Op, m.Position, m.Aggregate)
+    cls.__name__: cls for cls in (m.Type, m.Kind, m.DateUnit, m.Op, m.Position, m.Aggregate)
 }
 
 

@@ -102,9 +102,7 @@ class Source:
 
 def _content(t: TableSpec) -> list[ColumnSchema]:
     return [
-        ColumnSchema(c.name, _TYPES[c.type], c.codes)
-        for c in t.columns
-        if c.role is Role.CONTENT
+        ColumnSchema(c.name, _TYPES[c.type], c.codes) for c in t.columns if c.role is Role.CONTENT
     ]
 
 
@@ -185,7 +183,9 @@ class _Builder:
         schemas = content + link
         cols = [("alf_pe", "alf_pe"), *pairs, *lpairs]
         joins = list(self._deprivation(schemas))
-        return Source(TableSchema(view, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins))
+        return Source(
+            TableSchema(view, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins)
+        )
 
     def one_of_several(self, t: TableSpec, view: str, group: str, groups: list[str]) -> Source:
         content, pairs = self._take(view, _content(t))
@@ -198,7 +198,9 @@ class _Builder:
                 cols.append((f"{other}_alf_pe", f"{other}_alf_pe"))
         joins = list(self._deprivation(schemas))
         name = f"{view}_{group}"
-        return Source(TableSchema(name, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins))
+        return Source(
+            TableSchema(name, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins)
+        )
 
     def via_reference(self, spec: DatasetSpec, t: TableSpec, view: str) -> Source | None:
         refs = [c for c in t.columns if c.role is Role.REFERENCE and c.references]
@@ -239,7 +241,9 @@ class _Builder:
                 jcols += self._referenced(spec, target, tview, prefix, schemas, joins, depth=0)
             joins.append(Join(tview, f"_k{i}", "system_id", tuple(jcols)))
         joins += self._deprivation(schemas)
-        return Source(TableSchema(view, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins))
+        return Source(
+            TableSchema(view, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins)
+        )
 
     def _referenced(
         self,
@@ -335,7 +339,9 @@ def schema_json(srcs: Mapping[str, Source]) -> str:
         {
             name: {
                 "kind": s.schema.kind.value,
-                "columns": [[c.name, c.type.value, list(c.codes or ()) or None] for c in s.schema.columns],
+                "columns": [
+                    [c.name, c.type.value, list(c.codes or ()) or None] for c in s.schema.columns
+                ],
             }
             for name, s in srcs.items()
         }
@@ -348,7 +354,10 @@ def schemas_from_json(text: str) -> dict[str, TableSchema]:
         name: TableSchema(
             name,
             Kind(t["kind"]),
-            tuple(ColumnSchema(c, Type(ty), tuple(codes) if codes else None) for c, ty, codes in t["columns"]),
+            tuple(
+                ColumnSchema(c, Type(ty), tuple(codes) if codes else None)
+                for c, ty, codes in t["columns"]
+            ),
         )
         for name, t in data.items()
     }
@@ -425,4 +434,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(namespaces(current_schemas())))
-

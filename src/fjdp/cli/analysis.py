@@ -35,9 +35,7 @@ WorkspaceOpt = Annotated[
         "the shape of the dummy data.",
     ),
 ]
-PeopleOpt = Annotated[
-    int, typer.Option("--people", min=1, help="Persons in the dummy data.")
-]
+PeopleOpt = Annotated[int, typer.Option("--people", min=1, help="Persons in the dummy data.")]
 
 
 def _say(message: str) -> None:
@@ -53,9 +51,7 @@ def analysis_run(
     ] = Engine.DUCKDB,
     dummy: Annotated[
         bool,
-        typer.Option(
-            "--dummy", help="Run on dummy data made from the schema, not on real rows."
-        ),
+        typer.Option("--dummy", help="Run on dummy data made from the schema, not on real rows."),
     ] = False,
     links: Annotated[
         str | None,
@@ -78,9 +74,7 @@ def analysis_run(
     if links is not None and links not in LINK_SETS:
         raise UsageError(f"--links {links!r}", fix=f"use one of {', '.join(LINK_SETS)}")
     if workspace is None and not dummy:
-        raise UsageError(
-            "give the workspace to run on (--workspace) or --dummy", fix="see --help"
-        )
+        raise UsageError("give the workspace to run on (--workspace) or --dummy", fix="see --help")
     result = run_definition(
         definition,
         workspace=workspace,
