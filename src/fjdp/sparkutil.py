@@ -1,12 +1,13 @@
 """A local Spark session for the Spark engines (``--engine spark``) of the linkage and
 of analysis, shared here so neither imports the other.
 
-Spark runs in local mode inside the zone's host: two worker threads, no web UI, the driver
-bound to 127.0.0.1 (the host reaches no network), a small number of shuffle
+Spark runs in local mode inside the zone's host: two worker threads, no web UI, the
+driver bound to 127.0.0.1 (the host reaches no network), a small number of shuffle
 partitions; the console sees errors only. The session lives for one run and is stopped
 after it. Checkpoints (a run's intermediate tables) go under the run's work folder.
-Spark's shuffle blocks go to the system's temporary folder, in folders Spark removes itself: the JVM fixes that place when it first starts and outlives a session,
-so it cannot be a run's work folder.
+Spark's shuffle blocks go to the system's temporary folder, in folders Spark removes
+itself: the JVM fixes that place when it first starts and outlives a session, so it
+cannot be a run's work folder.
 
 This module starts Spark and nothing else: the linkage model is in
 :mod:`fjdp.linkage.probabilistic` (the only module that imports splink), the analysis
