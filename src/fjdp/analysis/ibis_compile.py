@@ -372,6 +372,9 @@ def _function(op: m.Op, a: list[Any], args: tuple[m.Series, ...]) -> ir.Value:
         case m.Op.NEG:
             return -a[0]
         case m.Op.IS_NULL:
+            if args[0].type is Type.BOOL and not isinstance(args[0], m.Column):
+                # Ibis writes `NOT (x) IS NULL`, which SQL reads as NOT (x IS NULL)
+                return ibis.cases((a[0], False), (~a[0], False), else_=True)
             return a[0].isnull()
         case m.Op.YEAR:
             return a[0].year().cast("int64")

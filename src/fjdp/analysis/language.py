@@ -403,9 +403,7 @@ class EventFrame(_Frame):
     def except_where(self, condition: BoolSeries) -> EventFrame:
         """The rows where ``condition`` is false or null."""
         cond = _node(condition)
-        keep = m.Function(
-            m.Op.OR, (m.Function(m.Op.NOT, (cond,)), m.Function(m.Op.IS_NULL, (cond,)))
-        )
+        keep = m.Case(((cond, m.Value(False)),), m.Value(True))
         return EventFrame(m.Filter(self.node, keep))
 
     def sort_by(self, *keys: Series) -> SortedEventFrame:
