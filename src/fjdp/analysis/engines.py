@@ -10,9 +10,10 @@ A workspace here is any folder laid out as provisioning lays one out
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -103,26 +104,24 @@ def run(
     if chosen not in m.LINK_SETS:
         raise InputError(f"--links {chosen!r}; use one of {', '.join(m.LINK_SETS)}")
     statuses = m.LINK_SETS[chosen]
-    with _backend(workspace, engine) as view:
+    with _backend(workspace, engine) as (view, collect):
         compiler = Compiler(
             view, workspace.sources(), statuses, scope_statuses=workspace.scope_statuses
         )
-        expr = compiler.dataset(dataset)
-        return _arrow(expr)
+        return collect(compiler.dataset(dataset))
 
 
-def _arrow(expr: ir.Table) -> pa.Table:
-    return expr.to_pyarrow()
+Collect = Callable[[ir.Table], pa.Table]
 
 
 @contextmanager
-def _backend(workspace: Workspace, engine: Engine) -> Iterator[ViewReader]:
+def _backend(workspace: Workspace, engine: Engine) -> Iterator[tuple[ViewReader, Collect]]:
     if engine is Engine.DUCKDB:
         with duckdb_views(workspace) as view:
-            yield view
+            yield view, lambda expr: expr.to_pyarrow()
     else:
-        with spark_views(workspace) as view:
-            yield view
+        with spark_views(workspace) as pair:
+            yield pair
 
 
 @contextmanager
@@ -146,8 +145,12 @@ def duckdb_views(workspace: Workspace) -> Iterator[ViewReader]:
 
 
 @contextmanager
-def spark_views(workspace: Workspace, *, memory: str = "2GB") -> Iterator[ViewReader]:
-    """The workspace's Parquet files in a local Spark session."""
+def spark_views(
+    workspace: Workspace, *, memory: str = "2GB"
+) -> Iterator[tuple[ViewReader, Collect]]:
+    """The workspace's Parquet files in a local Spark session. Results are written by
+    Spark as Parquet and read back, rather than collected through the driver's socket:
+    that scales, and leaves no socket open."""
     from fjdp.sparkutil import check_available, local_spark
 
     check_available()
@@ -157,6 +160,7 @@ def spark_views(workspace: Workspace, *, memory: str = "2GB") -> Iterator[ViewRe
     ):
         backend = ibis.pyspark.connect(spark)
         cache: dict[str, ir.Table] = {}
+        counter = itertools.count()
 
         def view(name: str) -> ir.Table:
             if name not in cache:
@@ -164,7 +168,13 @@ def spark_views(workspace: Workspace, *, memory: str = "2GB") -> Iterator[ViewRe
                 cache[name] = backend.read_parquet(str(workspace.views[name]), table_name=safe)
             return cache[name]
 
-        yield view
+        def collect(expr: ir.Table) -> pa.Table:
+            out = Path(work) / f"result-{next(counter)}"
+            spark.sql(ibis.to_sql(expr, dialect="pyspark")).write.parquet(str(out))
+            table = pq.read_table(out)
+            return table.sort_by("alf_pe")
+
+        yield view, collect
 
 
 def write_output(table: pa.Table, out: Path) -> None:

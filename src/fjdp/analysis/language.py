@@ -375,6 +375,11 @@ class _Frame:
         if name.startswith("__"):
             raise AttributeError(name)
         table = self.node.table
+        if name in ("first_for_person", "last_for_person"):
+            raise DefinitionError(
+                f"{name}() on {self.node.describe()} needs an order",
+                fix=f"write .sort_by(<date column>).{name}()",
+            )
         if name not in table.column_names:
             raise DefinitionError(
                 f"table {table.name} has no column {name!r}; it has "
