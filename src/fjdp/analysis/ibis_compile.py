@@ -84,10 +84,10 @@ class Compiler:
         self._tables[schema.name] = t
         return t
 
-    def _build(self, src: Source) -> ir.Table:
+    def _build(self, src: Source, *, joins: bool = True) -> ir.Table:
         base = self.view(src.view)
         t = base.select(**{name: base[phys] for phys, name in src.columns})
-        for i, j in enumerate(src.joins):
+        for i, j in enumerate(src.joins if joins else ()):
             r = self.view(j.view)
             key = f"_j{i}"
             r = r.select(**{key: r[j.right_on]}, **{name: r[phys] for phys, name in j.columns})
@@ -104,20 +104,23 @@ class Compiler:
                     fix="ask for link_status in the project's scope, or use --links all",
                 )
             t = t.filter(t.link_status.isin(list(self.statuses)))
-        return t.select("alf_pe", *src.schema.column_names)
+        return t.select("alf_pe", *(c for c in src.schema.column_names if c in t.columns))
 
     def _person_table(self, src: Source) -> ir.Table:
+        """One row per person from the tables that hold persons themselves (their own
+        columns, no joins): File 3 gives every dataset the spine's values."""
+        wanted = src.schema.column_names
         parts = []
         for name in src.parts:
             part = self.sources[name]
-            if not all(c in part.schema.column_names for c in src.schema.column_names):
-                continue
-            t = self._build(part)
-            parts.append(t.select("alf_pe", *src.schema.column_names))
+            own = {n for _p, n in part.columns}
+            if not all(c in own for c in wanted):
+                continue  # a table that takes its person from another table
+            parts.append(self._build(part, joins=False).select("alf_pe", *wanted))
         if not parts:
             raise TableNotAvailableError(f"no table of this workspace gives {src.schema.name}")
         u = ibis.union(*parts)
-        return u.group_by("alf_pe").aggregate(**{c: u[c].min() for c in src.schema.column_names})
+        return u.group_by("alf_pe").aggregate(**{c: u[c].min() for c in wanted})
 
     def universe(self, node: object) -> ir.Table:
         """Every person in any table the graph reads."""
@@ -255,14 +258,17 @@ class Compiler:
         found: list[m.Series] = []
         for s in series:
             _person_parts(s, found)
-        names: dict[m.Series, str] = {}
-        for p in dict.fromkeys(found):
-            universe = t.select("alf_pe").distinct()
-            pt = self.person_table(p, universe)
-            name = names[p] = next(self._names)
-            pt = pt.rename({name: "v"})
-            t = t.left_join(pt, t.alf_pe == pt.alf_pe).drop("alf_pe_right")
-        return t, {p: t[name] for p, name in names.items()}
+        parts = list(dict.fromkeys(found))
+        if not parts:
+            return t, {}
+        # every person value in one table, joined once
+        w, exprs = self._person_values(t.select("alf_pe").distinct(), parts)
+        names = [next(self._names) for _p in parts]
+        pt = w.select(
+            _pk="alf_pe", **{n: e for n, e in zip(names, exprs, strict=True)}
+        )
+        t = t.left_join(pt, t.alf_pe == pt._pk).drop("_pk")
+        return t, {p: t[n] for p, n in zip(parts, names, strict=True)}
 
     # ------------------------------------------------------------------ expressions
 
