@@ -79,7 +79,9 @@ def test_a_definition_comes_back_as_a_graph(tmp_path: Path, sources: dict) -> No
         ),
     ],
 )
-def test_errors_name_the_file_and_line(tmp_path: Path, sources: dict, text: str, expected: str) -> None:  # type: ignore[type-arg]
+def test_errors_name_the_file_and_line(
+    tmp_path: Path, sources: dict, text: str, expected: str
+) -> None:  # type: ignore[type-arg]
     with pytest.raises(DefinitionFileError) as err:
         load_definition(_write(tmp_path, text), sources)
     assert expected in err.value.message()
@@ -117,9 +119,7 @@ def test_the_definition_sees_a_clean_environment(
 
 
 def test_dummy_data_gives_the_definition_a_population(tmp_path: Path) -> None:
-    rows, size = make_dummy(
-        tmp_path / "dummy", definition=_write(tmp_path, DEFINITION), people=200
-    )
+    rows, size = make_dummy(tmp_path / "dummy", definition=_write(tmp_path, DEFINITION), people=200)
     assert size is not None and size > 0
     assert rows["court_public.application_persons"] > 0
     ws = open_workspace(tmp_path / "dummy")
@@ -138,7 +138,8 @@ def test_dummy_data_follows_a_workspace_schema(tmp_path: Path) -> None:
     write_dummy(full, all_specs(), people=50)
     # a workspace whose scope left out a column and a dataset
     present = {
-        v: cols - {"ethnicity"} for v, cols in open_workspace(full).columns.items()
+        v: cols - {"ethnicity"}
+        for v, cols in open_workspace(full).columns.items()
         if not v.startswith("births.")
     }
     narrow = tmp_path / "narrow"
@@ -151,7 +152,9 @@ def test_dummy_data_follows_a_workspace_schema(tmp_path: Path) -> None:
 def test_the_cli_runs_on_dummy_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     definition = _write(tmp_path, DEFINITION)
     out = tmp_path / "out.csv"
-    code = main(["analysis", "run", str(definition), "--dummy", "--people", "200", "--output", str(out)])
+    code = main(
+        ["analysis", "run", str(definition), "--dummy", "--people", "200", "--output", str(out)]
+    )
     assert code == 0, capsys.readouterr().err
     table = pacsv.read_csv(out)
     assert table.column_names == ["alf_pe", "issued", "age", "injuries_before"]
@@ -163,10 +166,22 @@ def test_the_cli_makes_dummy_data_and_runs_on_it_as_a_workspace(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     definition = _write(tmp_path, DEFINITION)
-    code = main(["analysis", "dummy", "--out", str(tmp_path / "d"), "--definition", str(definition)])
+    code = main(
+        ["analysis", "dummy", "--out", str(tmp_path / "d"), "--definition", str(definition)]
+    )
     assert code == 0, capsys.readouterr().err
     assert "population on it" in capsys.readouterr().out
-    code = main(["analysis", "run", str(definition), "--workspace", str(tmp_path / "d"), "--links", "possible"])
+    code = main(
+        [
+            "analysis",
+            "run",
+            str(definition),
+            "--workspace",
+            str(tmp_path / "d"),
+            "--links",
+            "possible",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert main(["analysis", "tables"]) == 0
 

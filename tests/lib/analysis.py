@@ -34,14 +34,16 @@ def make_workspace(
         schema, name = view.split(".")
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(list(rows))
         rel = (
-            f"reference/{name}.parquet" if schema == "reference" else f"data/{schema}/{name}.parquet"
+            f"reference/{name}.parquet"
+            if schema == "reference"
+            else f"data/{schema}/{name}.parquet"
         )
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path / rel)
         if schema not in made:
             con.execute(f'create schema "{schema}"')
             made.add(schema)
-        con.execute(f"create view \"{schema}\".\"{name}\" as select * from read_parquet('{rel}')")
+        con.execute(f'create view "{schema}"."{name}" as select * from read_parquet(\'{rel}\')')
     con.execute("checkpoint")
     con.close()
     scope = {"link_statuses": list(statuses)} if statuses else {}

@@ -72,29 +72,68 @@ DEATHS = [
     }
 ]
 DEPRIVATION = [
-    {"lsoa": "L1", "lsoa_name": "one", "local_authority": "A", "deprivation_rank": 1,
-     "deprivation_decile": 2, "deprivation_quintile": 1, "index": "test"},
-    {"lsoa": "L2", "lsoa_name": "two", "local_authority": "B", "deprivation_rank": 9,
-     "deprivation_decile": 9, "deprivation_quintile": 5, "index": "test"},
+    {
+        "lsoa": "L1",
+        "lsoa_name": "one",
+        "local_authority": "A",
+        "deprivation_rank": 1,
+        "deprivation_decile": 2,
+        "deprivation_quintile": 1,
+        "index": "test",
+    },
+    {
+        "lsoa": "L2",
+        "lsoa_name": "two",
+        "local_authority": "B",
+        "deprivation_rank": 9,
+        "deprivation_decile": 9,
+        "deprivation_quintile": 5,
+        "index": "test",
+    },
 ]
 COURT = {
     "court_public.cases": [
-        {"system_id": "c1", "law_type": "public", "local_authority": "Cardiff", "dfj_area": "x",
-         "circuit": "y", "issue_date": D(2019, 12, 1), "close_date": None},
+        {
+            "system_id": "c1",
+            "law_type": "public",
+            "local_authority": "Cardiff",
+            "dfj_area": "x",
+            "circuit": "y",
+            "issue_date": D(2019, 12, 1),
+            "close_date": None,
+        },
     ],
     "court_public.applications": [
-        {"system_id": "a1", "case_system_id": "c1", "application_type": "C1_CARE_S31",
-         "issue_date": D(2020, 2, 1)},
-        {"system_id": "a2", "case_system_id": "c1", "application_type": "C1_EPO_S44",
-         "issue_date": D(2019, 12, 1)},
+        {
+            "system_id": "a1",
+            "case_system_id": "c1",
+            "application_type": "C1_CARE_S31",
+            "issue_date": D(2020, 2, 1),
+        },
+        {
+            "system_id": "a2",
+            "case_system_id": "c1",
+            "application_type": "C1_EPO_S44",
+            "issue_date": D(2019, 12, 1),
+        },
     ],
     "court_public.persons": [
         {"system_id": "s1", "ethnicity": "WHITE", "disability": "N", **_link(*P1)},
         {"system_id": "s2", "ethnicity": "MIXED", "disability": "N", **_link(*P2)},
     ],
     "court_public.application_persons": [
-        {"application_system_id": "a1", "person_system_id": "s1", "role": "respondent", "party": True},
-        {"application_system_id": "a2", "person_system_id": "s1", "role": "respondent", "party": True},
+        {
+            "application_system_id": "a1",
+            "person_system_id": "s1",
+            "role": "respondent",
+            "party": True,
+        },
+        {
+            "application_system_id": "a2",
+            "person_system_id": "s1",
+            "role": "respondent",
+            "party": True,
+        },
         {"application_system_id": "a1", "person_system_id": "s2", "role": "subject", "party": True},
     ],
 }
@@ -148,7 +187,9 @@ Build = Callable[[Any], Dataset]
 CASES: dict[str, tuple[Build, dict[str, tuple[Any, ...]], str | None]] = {}
 
 
-def spec(expected: dict[str, tuple[Any, ...]], links: str | None = None) -> Callable[[Build], Build]:
+def spec(
+    expected: dict[str, tuple[Any, ...]], links: str | None = None
+) -> Callable[[Build], Build]:
     def deco(fn: Build) -> Build:
         CASES[fn.__name__] = (fn, expected, links)
         return fn
@@ -201,9 +242,10 @@ def except_where_keeps_nulls(t: Any) -> Dataset:
     d = create_dataset()
     d.define_population(adm.exists_for_person())
     # p1's elective admission has no discharge date: kept, as are those not matching
-    d.n = adm.except_where(adm.discharge_date.is_not_null()).count_for_person() + adm.where(
-        adm.diag_1 == "X60"
-    ).count_for_person()
+    d.n = (
+        adm.except_where(adm.discharge_date.is_not_null()).count_for_person()
+        + adm.where(adm.diag_1 == "X60").count_for_person()
+    )
     return d
 
 
@@ -340,7 +382,12 @@ def boolean_logic(t: Any) -> Dataset:
     return d
 
 
-@spec({"p1": (D(2019, 12, 1), "C1_EPO_S44", "Cardiff", 2, "WHITE"), "p2": (D(2020, 2, 1), "C1_CARE_S31", "Cardiff", 1, "MIXED")})
+@spec(
+    {
+        "p1": (D(2019, 12, 1), "C1_EPO_S44", "Cardiff", 2, "WHITE"),
+        "p2": (D(2020, 2, 1), "C1_CARE_S31", "Cardiff", 1, "MIXED"),
+    }
+)
 def court_tables_reach_applications_and_cases(t: Any) -> Dataset:
     ap = t["court_public"].application_persons
     first = ap.sort_by(ap.application_issue_date).first_for_person()

@@ -66,7 +66,9 @@ def test_comparing_a_date_with_an_int_is_refused(t: dict[str, object]) -> None:
 
 def test_other_type_mismatches(t: dict[str, object]) -> None:
     a = adm(t)
-    with pytest.raises(DefinitionError, match="code 'x' \\(str\\) cannot match .*admission_date \\(date\\)"):
+    with pytest.raises(
+        DefinitionError, match="code 'x' \\(str\\) cannot match .*admission_date \\(date\\)"
+    ):
         a.admission_date.is_in(["x"])
     with pytest.raises(DefinitionError, match="add a duration to a date"):
         _ = a.admission_date + 3
@@ -137,10 +139,18 @@ def test_the_graph_round_trips_through_json(t: dict[str, object]) -> None:
     [
         "not json",
         json.dumps({"format": "other", "nodes": [], "root": 0}),
-        json.dumps({"format": serialise.FORMAT, "nodes": [{"node": "Popen", "args": "rm"}], "root": 0}),
-        json.dumps({"format": serialise.FORMAT, "nodes": [{"node": "Value", "value": 1}], "root": 0}),
         json.dumps(
-            {"format": serialise.FORMAT, "nodes": [{"node": "Value", "value": {"ref": 5}}], "root": 0}
+            {"format": serialise.FORMAT, "nodes": [{"node": "Popen", "args": "rm"}], "root": 0}
+        ),
+        json.dumps(
+            {"format": serialise.FORMAT, "nodes": [{"node": "Value", "value": 1}], "root": 0}
+        ),
+        json.dumps(
+            {
+                "format": serialise.FORMAT,
+                "nodes": [{"node": "Value", "value": {"ref": 5}}],
+                "root": 0,
+            }
         ),
         json.dumps(
             {"format": serialise.FORMAT, "nodes": [{"node": "Value", "value": [1, 2]}], "root": 0}

@@ -264,9 +264,7 @@ class Compiler:
         # every person value in one table, joined once
         w, exprs = self._person_values(t.select("alf_pe").distinct(), parts)
         names = [next(self._names) for _p in parts]
-        pt = w.select(
-            _pk="alf_pe", **{n: e for n, e in zip(names, exprs, strict=True)}
-        )
+        pt = w.select(_pk="alf_pe", **{n: e for n, e in zip(names, exprs, strict=True)})
         t = t.left_join(pt, t.alf_pe == pt._pk).drop("_pk")
         return t, {p: t[n] for p, n in zip(parts, names, strict=True)}
 
