@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from fjdp.analysis import DefinitionError, create_dataset, days, years
+from fjdp.analysis import DefinitionError, create_dataset, days, serialise, years
 from fjdp.analysis import model as m
-from fjdp.analysis import serialise
 from fjdp.analysis.tables import namespaces, spec_sources
 from fjdp.errors import InputError
 from fjdp.specs import all_specs
@@ -51,7 +50,7 @@ def test_an_unknown_column_names_the_table_and_the_valid_columns(t: dict[str, ob
 
 
 def test_an_unknown_table_names_the_valid_ones(t: dict[str, object]) -> None:
-    with pytest.raises(DefinitionError, match="has no table 'admission'.*admissions"):
+    with pytest.raises(DefinitionError, match=r"has no table 'admission'.*admissions"):
         _ = t["hospital_admissions"].admission  # type: ignore[attr-defined]
     assert "admissions" in dir(t["hospital_admissions"])
 
@@ -67,7 +66,7 @@ def test_comparing_a_date_with_an_int_is_refused(t: dict[str, object]) -> None:
 def test_other_type_mismatches(t: dict[str, object]) -> None:
     a = adm(t)
     with pytest.raises(
-        DefinitionError, match="code 'x' \\(str\\) cannot match .*admission_date \\(date\\)"
+        DefinitionError, match=r"code 'x' \(str\) cannot match .*admission_date \(date\)"
     ):
         a.admission_date.is_in(["x"])
     with pytest.raises(DefinitionError, match="add a duration to a date"):
@@ -100,7 +99,7 @@ def test_rows_of_two_event_tables_do_not_combine(t: dict[str, object]) -> None:
 
 def test_picking_needs_a_sort_and_a_column_is_defined_once(t: dict[str, object]) -> None:
     a = adm(t)
-    with pytest.raises(DefinitionError, match="needs an order.*sort_by"):
+    with pytest.raises(DefinitionError, match=r"needs an order.*sort_by"):
         a.first_for_person()  # type: ignore[attr-defined]
     d = create_dataset()
     d.n = a.count_for_person()
