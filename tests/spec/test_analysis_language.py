@@ -102,6 +102,15 @@ COURT = {
             "issue_date": D(2019, 12, 1),
             "close_date": None,
         },
+        {
+            "system_id": "c2",
+            "law_type": "public",
+            "local_authority": "Swansea",
+            "dfj_area": "x",
+            "circuit": "y",
+            "issue_date": D(2022, 3, 1),
+            "close_date": None,
+        },
     ],
     "court_public.applications": [
         {
@@ -115,6 +124,12 @@ COURT = {
             "case_system_id": "c1",
             "application_type": "C1_EPO_S44",
             "issue_date": D(2019, 12, 1),
+        },
+        {
+            "system_id": "a3",
+            "case_system_id": "c2",
+            "application_type": "C1_CARE_S31",
+            "issue_date": D(2022, 3, 1),
         },
     ],
     "court_public.persons": [
@@ -135,6 +150,12 @@ COURT = {
             "party": True,
         },
         {"application_system_id": "a1", "person_system_id": "s2", "role": "subject", "party": True},
+        {
+            "application_system_id": "a3",
+            "person_system_id": "s1",
+            "role": "respondent",
+            "party": True,
+        },
     ],
 }
 BIRTHS = [
@@ -384,7 +405,7 @@ def boolean_logic(t: Any) -> Dataset:
 
 @spec(
     {
-        "p1": (D(2019, 12, 1), "C1_EPO_S44", "Cardiff", 2, "WHITE"),
+        "p1": (D(2019, 12, 1), "C1_EPO_S44", "Cardiff", 3, "WHITE"),
         "p2": (D(2020, 2, 1), "C1_CARE_S31", "Cardiff", 1, "MIXED"),
     }
 )
@@ -398,6 +419,22 @@ def court_tables_reach_applications_and_cases(t: Any) -> Dataset:
     d.la = first.case_local_authority
     d.applications = ap.count_for_person()
     d.ethnicity = first.ethnicity
+    return d
+
+
+@spec({"p1": (True, 2, "Swansea"), "p2": (False, None, None)})
+def returns_to_court_in_a_new_case(t: Any) -> Dataset:
+    ap = t["court_public"].application_persons
+    first = ap.sort_by(ap.case_issue_date, ap.application_issue_date).first_for_person()
+    later = ap.where((ap.case_id != first.case_id) & (ap.case_issue_date > first.case_issue_date))
+    back = later.sort_by(later.case_issue_date).first_for_person()
+    d = create_dataset()
+    d.define_population(ap.exists_for_person())
+    d.within_3y = back.exists_for_person() & (
+        back.case_issue_date <= first.case_issue_date + years(3)
+    )
+    d.years_to_return = (back.case_issue_date - first.case_issue_date).years
+    d.where_back = back.case_local_authority
     return d
 
 

@@ -15,7 +15,8 @@ the workspace's views (``docs/databank.md``) by rules, not written by hand:
   ``application_persons``, ``legal_outputs``, ``relationships``) gains that person and
   the person's columns, and the columns of the other tables it refers to, prefixed by
   the reference (``application_issue_date``, ``case_local_authority``; a second person,
-  ``related_person_alf_pe``);
+  ``related_person_alf_pe``), with those rows' project keys (``application_id``,
+  ``case_id``) so one set of proceedings can be told from another;
 - a table with an ``lsoa`` gains ``deprivation_quintile`` and ``deprivation_decile`` of
   the area when the workspace holds ``reference.lsoa_deprivation``;
 - ``demographics`` has one row per person: week of birth and sex (File 3 takes them
@@ -218,9 +219,17 @@ class _Builder:
             key = reference_column(ref.name)
             if not self.has(view, key) or not self.has(tview, "system_id"):
                 continue
-            cols.append((key, f"_k{i}"))
             prefix = _prefix(ref.name)
             primary = ref is person_refs[0]
+            if ref in person_refs:
+                cols.append((key, f"_k{i}"))
+                join_key = f"_k{i}"
+            else:
+                # the project's key of the application (or case) a row belongs to, so a
+                # definition can tell one set of proceedings from another
+                join_key = prefix + "id"
+                cols.append((key, join_key))
+                schemas.append(ColumnSchema(join_key, Type.STR))
             jcols: list[tuple[str, str]] = []
             if primary:
                 jcols.append(("alf_pe", "alf_pe"))
@@ -239,7 +248,7 @@ class _Builder:
                         jcols.append((c.name, name))
             else:
                 jcols += self._referenced(spec, target, tview, prefix, schemas, joins, depth=0)
-            joins.append(Join(tview, f"_k{i}", "system_id", tuple(jcols)))
+            joins.append(Join(tview, join_key, "system_id", tuple(jcols)))
         joins += self._deprivation(schemas)
         return Source(
             TableSchema(view, Kind.EVENT, tuple(schemas)), view, tuple(cols), tuple(joins)
@@ -271,11 +280,12 @@ class _Builder:
             key = reference_column(ref.name)
             if nxt.persons or not self.has(tview, key) or not self.has(nview, "system_id"):
                 continue
-            hidden = f"_{prefix}{key}"
-            jcols.append((key, hidden))
+            visible = _prefix(ref.name) + "id"
+            jcols.append((key, visible))
+            schemas.append(ColumnSchema(visible, Type.STR))
             sub: list[Join] = []
             ncols = self._referenced(spec, nxt, nview, _prefix(ref.name), schemas, sub, depth + 1)
-            joins.append(Join(nview, hidden, "system_id", tuple(ncols)))
+            joins.append(Join(nview, visible, "system_id", tuple(ncols)))
             joins.extend(sub)
         # the join of ``target`` itself must come before those that use its keys
         return jcols
