@@ -133,6 +133,18 @@ def test_dummy_data_gives_the_definition_a_population(tmp_path: Path) -> None:
     assert possible.num_rows >= table.num_rows
 
 
+def test_the_example_in_the_guide_runs_on_dummy_data(tmp_path: Path) -> None:
+    import re
+
+    guide = Path(__file__).parents[2] / "docs" / "analysis.md"
+    match = re.search(r"```python\n(.*?)```", guide.read_text(), re.S)
+    assert match is not None
+    _rows, size = make_dummy(
+        tmp_path / "d", definition=_write(tmp_path, match.group(1)), people=200
+    )
+    assert size
+
+
 def test_dummy_data_follows_a_workspace_schema(tmp_path: Path) -> None:
     full = tmp_path / "full"
     write_dummy(full, all_specs(), people=50)
