@@ -330,6 +330,17 @@ def date_arithmetic(t: Any) -> Dataset:
     return d
 
 
+@spec({"p1": (416, 1), "p2": (0, 1)})
+def aggregates_of_values_relative_to_a_person(t: Any) -> Dataset:
+    adm = t["hospital_admissions"].admissions
+    first = adm.sort_by(adm.admission_date).first_for_person().admission_date
+    d = create_dataset()
+    d.define_population(adm.exists_for_person())
+    d.span_days = (adm.admission_date - first).days.max_for_person()
+    d.in_first_month = adm.where(adm.admission_date < first + months(1)).count_for_person()
+    return d
+
+
 @spec({"p1": (30, 360, 10966), "p2": (18, 223, 6814)})
 def differences_of_dates_count_completed_units(t: Any) -> Dataset:
     adm = t["hospital_admissions"].admissions

@@ -193,6 +193,10 @@ class Compiler:
                     cols[names[c]] = t[c.name]
             return t.select("alf_pe", **cols), names
         t = self._event_frame(frame)
+        # an aggregated value may use a person's own value (days from their first event)
+        t, subst = self._with_person_values(
+            t, [a.source for a in members if isinstance(a, m.AggregateSeries)]
+        )
         aggs: dict[str, ir.Value] = {}
         for a in members:
             if a in names:
@@ -202,7 +206,7 @@ class Compiler:
                 aggs[name] = t.count() if a.func is m.Aggregate.COUNT else t.count() > 0
             else:
                 assert isinstance(a, m.AggregateSeries)
-                v = self._event_expr(a.source, t)
+                v = self._event_expr(a.source, t, subst)
                 aggs[name] = {
                     m.Aggregate.MIN: lambda v: v.min(),
                     m.Aggregate.MAX: lambda v: v.max(),
