@@ -199,6 +199,8 @@ def test_the_cli_makes_dummy_data_and_runs_on_it_as_a_workspace(
 
 
 def test_the_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analysis", "--help"]) == 0
+    assert "dummy" in capsys.readouterr().out
     bad = _write(tmp_path, "x = (\n", "bad.py")
     assert main(["analysis", "run", str(bad), "--dummy"]) == 3
     err = capsys.readouterr().err
