@@ -32,6 +32,11 @@ class DefinitionError(UsageError):
     """A dataset definition that cannot run: the message names the column or table."""
 
 
+class UnknownNameError(DefinitionError, AttributeError):
+    """A table or column that does not exist; also an AttributeError, so ``hasattr``
+    and ``getattr(..., default)`` work on tables as on any object."""
+
+
 class Type(StrEnum):
     BOOL = "bool"
     INT = "int"
