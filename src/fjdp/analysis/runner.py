@@ -55,9 +55,23 @@ def make_dummy(
     """Dummy tables shaped as ``workspace`` (or every shipped spec) under ``out``; with a
     definition, made for it, and made again bigger until its population is not empty.
     Returns rows per view and the population's size (None without a definition)."""
-    specs, srcs, ws = _schema(workspace)
-    present = ws.columns if ws is not None else None
+    _specs, srcs, _ws = _schema(workspace)
     dataset = load_definition(definition, srcs, say=say) if definition is not None else None
+    return _dummy_for(out, workspace, dataset, people=people, seed=seed, force=force, say=say)
+
+
+def _dummy_for(
+    out: Path,
+    workspace: Path | None,
+    dataset: m.Dataset | None,
+    *,
+    people: int,
+    seed: int,
+    force: bool,
+    say: Callable[[str], None],
+) -> tuple[dict[str, int], int | None]:
+    specs, _srcs, ws = _schema(workspace)
+    present = ws.columns if ws is not None else None
     rows: dict[str, int] = {}
     size: int | None = None
     for attempt in range(DUMMY_TRIES):
@@ -98,11 +112,12 @@ def run_definition(
         ws = open_workspace(workspace)
         ds = load_definition(definition, ws.sources(), say=say)
         return Result(ds, run(ds, ws, engine=engine, links=links), ws.path, ws.dummy)
+    # The definition sees the tables of the workspace the dummy data is shaped as, so
+    # it is loaded once, before the data is made for it.
+    _specs, srcs, _ws = _schema(workspace)
+    ds = load_definition(definition, srcs, say=say)
     with tempfile.TemporaryDirectory(prefix="fjdp-dummy-") as tmp:
         out = dummy_dir or Path(tmp) / "dummy"
-        make_dummy(
-            out, workspace=workspace, definition=definition, people=people, force=True, say=say
-        )
+        _dummy_for(out, workspace, ds, people=people, seed=1, force=True, say=say)
         ws = open_workspace(out)
-        ds = load_definition(definition, ws.sources(), say=say)
         return Result(ds, run(ds, ws, engine=engine, links=links), out, True, people)
