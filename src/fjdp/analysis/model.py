@@ -20,6 +20,7 @@ API (:mod:`fjdp.analysis.language`) only builds it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -709,8 +710,6 @@ def check_population(s: Series) -> None:
 
 
 def check_column(name: str, s: Series) -> None:
-    import re
-
     if not re.match(NAME_PATTERN, name) or name in RESERVED:
         raise DefinitionError(
             f"{name!r} cannot name a column",
