@@ -12,7 +12,7 @@ import pytest
 
 from fjdp.analysis.dummy import write_dummy
 from fjdp.analysis.engines import open_workspace, run
-from fjdp.analysis.loader import DefinitionFileError, load_definition
+from fjdp.analysis.loader import load_definition
 from fjdp.analysis.runner import make_dummy
 from fjdp.analysis.tables import spec_sources
 from fjdp.cli.app import main
@@ -82,7 +82,7 @@ def test_a_definition_comes_back_as_a_graph(tmp_path: Path, sources: dict) -> No
 def test_errors_name_the_file_and_line(
     tmp_path: Path, sources: dict, text: str, expected: str
 ) -> None:  # type: ignore[type-arg]
-    with pytest.raises(DefinitionFileError) as err:
+    with pytest.raises(InputError) as err:
         load_definition(_write(tmp_path, text), sources)
     assert expected in err.value.message()
     assert "\n" not in err.value.message()

@@ -22,8 +22,9 @@ import ibis
 import ibis.expr.types as ir
 
 from fjdp.analysis import model as m
-from fjdp.analysis.model import DefinitionError, Type
+from fjdp.analysis.model import Type
 from fjdp.analysis.tables import Source
+from fjdp.errors import InputError
 
 ViewReader = Callable[[str], ir.Table]
 
@@ -34,10 +35,6 @@ _IBIS_TYPES = {
     Type.STR: "string",
     Type.DATE: "date",
 }
-
-
-class TableNotAvailableError(DefinitionError):
-    """A definition reads a table or column the workspace does not hold."""
 
 
 class Compiler:
@@ -69,14 +66,14 @@ class Compiler:
             return self._tables[schema.name]
         src = self.sources.get(schema.name)
         if src is None:
-            raise TableNotAvailableError(
+            raise InputError(
                 f"the workspace has no table {schema.name}",
                 fix="the project's scope does not include it; see `fjdp analysis tables`",
             )
         have = set(src.schema.column_names)
         missing = [c for c in schema.column_names if c not in have]
         if missing:
-            raise TableNotAvailableError(
+            raise InputError(
                 f"table {schema.name} of this workspace has no columns {missing}",
                 fix="the project's scope does not include them",
             )
@@ -98,7 +95,7 @@ class Compiler:
             self.scope_statuses is not None and set(self.scope_statuses) <= set(self.statuses)
         ):
             if not src.has_link_status:
-                raise TableNotAvailableError(
+                raise InputError(
                     f"table {src.schema.name} has no link_status column, so its rows cannot "
                     "be limited to the chosen link statuses",
                     fix="ask for link_status in the project's scope, or use --links all",
@@ -118,7 +115,7 @@ class Compiler:
                 continue  # a table that takes its person from another table
             parts.append(self._build(part, joins=False).select("alf_pe", *wanted))
         if not parts:
-            raise TableNotAvailableError(f"no table of this workspace gives {src.schema.name}")
+            raise InputError(f"no table of this workspace gives {src.schema.name}")
         u = ibis.union(*parts)
         return u.group_by("alf_pe").aggregate(**{c: u[c].min() for c in wanted})
 

@@ -381,7 +381,7 @@ class _Frame:
                 fix=f"write .sort_by(<date column>).{name}()",
             )
         if name not in table.column_names:
-            raise m.UnknownNameError(
+            raise DefinitionError(
                 f"table {table.name} has no column {name!r}; it has "
                 f"{', '.join(table.column_names)}",
                 fix="use one of those columns",

@@ -32,12 +32,6 @@ TIMEOUT_S = 120
 _KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
 
 
-class DefinitionFileError(UserError):
-    """The definition file failed: the message says the file, the line and why."""
-
-    exit_code = 3
-
-
 def load_definition(
     path: Path,
     sources: Mapping[str, Source],
@@ -65,7 +59,7 @@ def load_definition(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise DefinitionFileError(
+            raise InputError(
                 f"the definition did not finish within {timeout:.0f} s",
                 where=str(path),
                 fix="a definition only declares the dataset; move heavy work out of it",
@@ -78,9 +72,9 @@ def load_definition(
     except json.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and set(doc) == {"error"} and isinstance(doc["error"], str):
-        raise DefinitionFileError(doc["error"].replace("\n", " "))
+        raise InputError(doc["error"].replace("\n", " "))
     if proc.returncode != 0:
-        raise DefinitionFileError(
+        raise InputError(
             f"the definition's process failed (exit code {proc.returncode})", where=str(path)
         )
     return serialise.loads(out, where=str(path))

@@ -28,14 +28,9 @@ from typing import Any, ClassVar
 from fjdp.errors import UsageError
 from fjdp.types import LinkStatus
 
-
-class DefinitionError(UsageError):
-    """A dataset definition that cannot run: the message names the column or table."""
-
-
-class UnknownNameError(DefinitionError, AttributeError):
-    """A table or column that does not exist; also an AttributeError, so ``hasattr``
-    and ``getattr(..., default)`` work on tables as on any object."""
+# A dataset definition that cannot run: the message names the column or table. It is
+# fjdp's usage error (exit code 2): every user error class keeps its own exit code.
+DefinitionError = UsageError
 
 
 class Type(StrEnum):

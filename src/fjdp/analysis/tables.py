@@ -44,7 +44,6 @@ from fjdp.analysis.model import (
     Kind,
     TableSchema,
     Type,
-    UnknownNameError,
 )
 from fjdp.specs import DatasetSpec
 from fjdp.specs.model import ColumnType, Role, TableSpec, reference_column
@@ -405,7 +404,7 @@ class Namespace:
         if name.startswith("_"):
             raise AttributeError(name)
         if name not in self._tables:
-            raise UnknownNameError(
+            raise DefinitionError(
                 f"dataset {self._name} has no table {name!r} in this workspace; it has "
                 f"{', '.join(sorted(self._tables)) or 'none'}",
                 fix="use one of those tables",
@@ -443,7 +442,6 @@ def __getattr__(name: str) -> object:
     spaces = namespaces(current_schemas())
     if name in spaces:
         return spaces[name]
-    # not an AttributeError: `from ... import` would turn that into a vaguer ImportError
     raise DefinitionError(
         f"no dataset or table {name!r} in this workspace; there are {', '.join(sorted(spaces))}",
         fix="import one of those from fjdp.analysis.tables",
