@@ -75,7 +75,7 @@ def test_spark_driver_memory_follows_the_configured_limit() -> None:
 
 
 def test_a_missing_java_is_a_one_line_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fjdp.linkage import spark_session
+    from fjdp import sparkutil as spark_session
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(spark_session.shutil, "which", lambda _name: None)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import typer
 
 from fjdp import __version__
+from fjdp.cli import analysis as analysis_cmd
 from fjdp.cli import audit as audit_cmd
 from fjdp.cli import check as check_cmd
 from fjdp.cli import databank as databank_cmd
@@ -45,12 +46,8 @@ app.add_typer(databank_cmd.app, name="databank")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(portal_cmd.app, name="portal")
 app.add_typer(check_cmd.app, name="check")
-analysis_app = typer.Typer(
-    help="Analysis inside a project workspace: the family-justice measures.",
-    no_args_is_help=True,
-)
-analysis_app.command("measures")(measures_cmd.measures)
-app.add_typer(analysis_app, name="analysis")
+analysis_cmd.app.command("measures")(measures_cmd.measures)
+app.add_typer(analysis_cmd.app, name="analysis")
 app.add_typer(outputs_cmd.app, name="outputs")
 
 

@@ -49,8 +49,8 @@ def measures(
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute the family-justice measures on a workspace: a table (CSV), a plot (PNG) and
-    a self-contained page (HTML) each. Counts are unprotected: request outputs for release
-    to have them checked."""
+    a self-contained page (HTML) each with exact counts, and the same after the
+    disclosure checks under release/ with each verdict (.checks.json)."""
     from fjdp.analysis.measures import connect, run_measures  # Ibis, plotting: only when run
 
     unknown = sorted(set(only or []) - set(MEASURE_NAMES))

@@ -381,7 +381,7 @@ def _score_on_spark(
             paths.append(str(path))
         say("starting Spark (local mode)")
         with local_spark(
-            memory=cfg.memory_limit, work=work, jars=[similarity_jar_location()]
+            memory=cfg.memory_limit, work=work, jars=[similarity_jar_location()], app="fjdp-linkage"
         ) as spark:
             db_api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
             frames = tuple(spark.read.parquet(p) for p in paths)
