@@ -46,6 +46,9 @@ def measures(
     sensitivity: Annotated[
         bool, typer.Option(help="Also recompute each headline with possible matches.")
     ] = True,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (the workspace's own database) or spark (local mode).")
+    ] = "duckdb",
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute the family-justice measures on a workspace: a table (CSV), a plot (PNG) and
@@ -60,6 +63,8 @@ def measures(
             where="--only",
             fix=f"choose from {', '.join(MEASURE_NAMES)}",
         )
+    if engine not in ("duckdb", "spark"):
+        raise InputError(f"unknown engine {engine!r}", where="--engine", fix="use duckdb or spark")
     connect(workspace)  # a clear error before any work when the folder is not a workspace
     total = len(only or MEASURE_NAMES) + 1 + int(sensitivity and links is Links.ACCEPTED)
     with Progress(
@@ -77,6 +82,12 @@ def measures(
             bar.update(task, advance=1, description=name)
 
         written = run_measures(
-            workspace, out, links=links, names=only, sensitivity=sensitivity, step=step
+            workspace,
+            out,
+            links=links,
+            names=only,
+            sensitivity=sensitivity,
+            engine=engine,
+            step=step,
         )
     console.print(measures_table(written, out))

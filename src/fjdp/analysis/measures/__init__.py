@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fjdp.analysis.measures._frames import Frames, build_frames
 from fjdp.analysis.measures._result import MeasureResult, write_result
-from fjdp.analysis.measures._workspace import Views, connect
+from fjdp.analysis.measures._workspace import Views, connect, spark_session_views
 from fjdp.analysis.measures.infants import infants_per_10k
 from fjdp.analysis.measures.parents_health import parents_health
 from fjdp.analysis.measures.pathways import childrens_pathways, pathways_diagram
@@ -69,10 +69,25 @@ def run_measures(
     links: Links = Links.ACCEPTED,
     names: list[str] | None = None,
     sensitivity: bool = True,
+    engine: str = "duckdb",
     step: Callable[[str], None] = lambda _n: None,
 ) -> list[Written]:
-    """Compute the measures ``names`` (all by default) on ``workspace`` into ``out``."""
-    views = connect(workspace)
+    """Compute the measures ``names`` (all by default) on ``workspace`` into ``out``, on
+    DuckDB (the workspace's own database) or Spark local mode (``engine="spark"``)."""
+    if engine == "spark":
+        with spark_session_views(workspace) as views:
+            return _run(views, out, links, names, sensitivity, step)
+    return _run(connect(workspace), out, links, names, sensitivity, step)
+
+
+def _run(
+    views: Views,
+    out: Path,
+    links: Links,
+    names: list[str] | None,
+    sensitivity: bool,
+    step: Callable[[str], None],
+) -> list[Written]:
     chosen = names or list(MEASURES)
     written: list[Written] = []
     frames = build_frames(views, links)

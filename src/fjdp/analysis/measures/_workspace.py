@@ -7,7 +7,8 @@ status is in the accepted set: an unaccepted link is treated as no link at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -44,3 +45,13 @@ def connect(workspace: Path) -> Views:
     con = duckdb.connect(str(db), read_only=True)
     con.execute("set file_search_path = ?", [str(workspace.resolve())])
     return backend_views(ibis.duckdb.from_connection(con))
+
+
+@contextmanager
+def spark_session_views(workspace: Path) -> Iterator[Views]:
+    """The workspace's tables in a local Spark session (``--engine spark``), read from its
+    Parquet files; the session stops when the block ends."""
+    from fjdp.analysis.engines import open_workspace, spark_views
+
+    with spark_views(open_workspace(workspace)) as (view, _collect):
+        yield view
