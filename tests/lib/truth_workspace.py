@@ -2,7 +2,8 @@
 
 It has the same schemas, tables and columns as a provisioned workspace, but every record
 carries its true person (``alf_pe`` = the world's person id), its true week of birth and
-sex, and the area of its own postcode. A person on the population spine is linked
+sex, and its area as the TTP derives it: the person's current address on the spine,
+else the record's own postcode. A person on the population spine is linked
 ("DET_STRONG_ID"), a person off it is not ("UNMATCHED"): the links a perfect linkage
 would make. Running the same
 measures on it and on the real workspace shows what the pipeline (split, linkage, load,
@@ -57,10 +58,11 @@ def _court(con: duckdb.DuckDBPyConnection, world: Path, law: str) -> None:
                    date_trunc('week', any_value(coalesce(w.date_of_birth, p.date_of_birth)))::date
                        as week_of_birth,
                    any_value(coalesce(w.sex, p.sex)) as sex,
-                   any_value(pc.lsoa) as lsoa
+                   any_value(coalesce(cur.lsoa, pc.lsoa)) as lsoa
             from {src("persons")} p
             left join {truth} t using (person_ref)
             left join people w on w.person_id = t.person_id
+            left join current_lsoa cur on cur.person_id = t.person_id and t.on_spine
             left join postcode_lsoa pc on pc.pc = upper(p.postcode)
             group by all"""
     )
@@ -71,7 +73,7 @@ def _events(con: duckdb.DuckDBPyConnection, world: Path) -> None:
     linked = """'p' || h.person_id as alf_pe, null::varchar as ralf_pe"""
     person = """'DET_STRONG_ID' as link_status, 1.0 as link_score,
         date_trunc('week', w.date_of_birth)::date as week_of_birth, w.sex as sex,
-        pc.lsoa as lsoa"""
+        coalesce(cur.lsoa, pc.lsoa) as lsoa"""
     con.execute("create schema hospital_admissions")
     con.execute(
         f"""create table hospital_admissions.admissions as select {linked}, a.admission_date,
@@ -79,6 +81,7 @@ def _events(con: duckdb.DuckDBPyConnection, world: Path) -> None:
             from read_parquet('{world}/hospital/admissions.parquet') a
             join {health} h on h.source = 'admissions' and h.record_id = a.admission_id
             join people w on w.person_id = h.person_id
+            left join current_lsoa cur on cur.person_id = h.person_id
             left join postcode_lsoa pc on pc.pc = upper(a.postcode)"""
     )
     con.execute("create schema emergency_attendances")
@@ -88,6 +91,7 @@ def _events(con: duckdb.DuckDBPyConnection, world: Path) -> None:
             from read_parquet('{world}/emergency/attendances.parquet') a
             join {health} h on h.source = 'emergency' and h.record_id = a.attendance_id
             join people w on w.person_id = h.person_id
+            left join current_lsoa cur on cur.person_id = h.person_id
             left join postcode_lsoa pc on pc.pc = upper(a.postcode)"""
     )
     con.execute("create schema births")
@@ -98,15 +102,17 @@ def _events(con: duckdb.DuckDBPyConnection, world: Path) -> None:
             b.multiple_birth, b.smoking_at_booking, b.mental_health_at_booking,
             'DET_STRONG_ID' as baby_link_status, 1.0 as baby_link_score,
             date_trunc('week', wb.date_of_birth)::date as baby_week_of_birth,
-            wb.sex as baby_sex, pc.lsoa as baby_lsoa,
+            wb.sex as baby_sex, coalesce(cb.lsoa, pc.lsoa) as baby_lsoa,
             'DET_STRONG_ID' as mother_link_status, 1.0 as mother_link_score,
             date_trunc('week', wm.date_of_birth)::date as mother_week_of_birth,
-            wm.sex as mother_sex, pc.lsoa as mother_lsoa
+            wm.sex as mother_sex, coalesce(cm.lsoa, pc.lsoa) as mother_lsoa
             from read_parquet('{world}/births/births.parquet') b
             join {health} hb on hb.source = 'births' and hb.record_id = b.birth_id
             join {health} hm on hm.source = 'births_mother' and hm.record_id = b.birth_id
             join people wb on wb.person_id = hb.person_id
             join people wm on wm.person_id = hm.person_id
+            left join current_lsoa cb on cb.person_id = hb.person_id
+            left join current_lsoa cm on cm.person_id = hm.person_id
             left join postcode_lsoa pc on pc.pc = upper(b.mother_postcode)"""
     )
 
@@ -120,6 +126,13 @@ def truth_connection(world: Path) -> duckdb.DuckDBPyConnection:
     con.execute(
         f"""create table postcode_lsoa as select upper(postcode) as pc, any_value(lsoa_code) as lsoa
             from read_parquet('{world}/spine/addresses.parquet') group by 1"""
+    )
+    # The spine person's current address, as the TTP's spine takes it.
+    con.execute(
+        f"""create table current_lsoa as select person_id, lsoa_code as lsoa
+            from read_parquet('{world}/spine/addresses.parquet')
+            qualify row_number() over (partition by person_id
+                    order by (to_date is null) desc, from_date desc) = 1"""
     )
     for law in ("court_public", "court_private"):
         _court(con, world, law)
