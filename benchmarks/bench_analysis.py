@@ -156,29 +156,29 @@ def main(argv: list[str] | None = None) -> int:
     run["measures"] = {}
     for name in names:
         out = root / f"{name}.json"
-        r = run_child(
-            script, ["measure", "--root", str(root), "--name", name, "--out", str(out)], log
-        )
+        child_args = ["measure", "--root", str(root), "--name", name, "--out", str(out)]
+        r = run_child(script, [*child_args, "--engine", args.engine], log)
         if r["returncode"] == 0:
             r.update(json.loads(out.read_text()))
         run["measures"][name] = r
         console.print(f"  {name}: {r.get('measure_seconds', 'failed')} s")
     table = Table(
         title=f"Measures on a {args.people:,}-person workspace ({args.engine}, 2 cores)",
-        caption="measure = the measure's own time after the person-level views; "
+        caption="start = opening the workspace (a Spark session on Spark); measure = the measure alone; "
         "child = the whole child process (start-up, views, measure, writing)",
     )
-    for col in ("measure", "views s", "measure s", "child s", "peak GiB", "target"):
+    for col in ("measure", "start s", "views s", "measure s", "child s", "peak GiB", "target"):
         table.add_column(col, justify="left" if col == "measure" else "right")
     failed = False
     for name, r in run["measures"].items():
         if r["returncode"] != 0:
             failed = True
-            table.add_row(name, "failed", "", "", "", "")
+            table.add_row(name, "failed", "", "", "", "", "")
             continue
         total = r["frames_seconds"] + r["measure_seconds"]
         table.add_row(
             name,
+            f"{r['engine_start_seconds']:.1f}",
             f"{r['frames_seconds']:.1f}",
             f"{r['measure_seconds']:.1f}",
             f"{r['seconds']:.1f}",

@@ -12,6 +12,7 @@ provisioning) changes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -180,4 +181,15 @@ def write_truth_workspace(world: Path, out: Path) -> Path:
         db.execute(f"create view {schema}.{table} as select * from read_parquet('{rel}')")
     db.execute("checkpoint")
     db.close()
+    (out / "workspace.json").write_text(
+        json.dumps(
+            {
+                "project": "truth",
+                "scope": {"link_statuses": ["DET_STRONG_ID", "UNMATCHED"]},
+                "rows": {f"{s}.{t}": 0 for s, t, _ in views},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return out
