@@ -1,0 +1,79 @@
+"""``fjdp outputs request``, ``review`` and ``status``: a request made and released from
+the command line, and one-line errors with their exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fjdp.cli.app import main
+from fjdp.governance import Role
+from lib.portal import active_project, make_user, outputs_folder, standard_people
+
+pytestmark = pytest.mark.django_db
+ENV = {"FJDP_PORTAL_SECRET_KEY": "tests", "FJDP_ACTOR": "tests"}
+
+
+@pytest.fixture
+def root(tmp_path: Path, settings: Any) -> Path:
+    for name in ("ANALYSIS", "RELEASES", "OUTPUT_STORE"):
+        setattr(settings, f"FJDP_{name}", str(tmp_path / name.lower()))
+    folk = standard_people()
+    make_user("chk1", Role.OUTPUT_CHECKER)
+    make_user("chk2", Role.OUTPUT_CHECKER)
+    return outputs_folder(active_project(folk))
+
+
+def _one_line(err: str, text: str) -> None:
+    assert text in err, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_request_review_status(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["outputs", "request", "--project", "P0001", "--user", "res", "--description", "d"]
+    args = [*base, str(root / "rates.csv"), "--justify", "rates.csv=counts of 45 and more"]
+    assert main(args, env=ENV) == 0
+    assert "R0001" in capsys.readouterr().out
+    # a second open request, a disallowed type, a missing case, a bad --justify
+    assert main(args, env=ENV) == 7
+    _one_line(capsys.readouterr().err, "already has an open output request (R0001)")
+    for extra, code, text in (
+        ([str(root / "rows.parquet"), "--justify", "rows.parquet=x"], 7, "cannot be released"),
+        ([str(root / "page.html")], 7, "say why it should still be released"),
+        ([str(root / "rates.csv"), "--justify", "x.csv=y"], 2, "not among the files"),
+        ([str(root / "none.csv")], 3, "no such file"),
+    ):
+        assert main([*base[:5], "lead", *base[6:], *extra], env=ENV) == code
+        _one_line(capsys.readouterr().err, text)
+    # self-review, then two checkers
+    assert (
+        main(
+            ["outputs", "review", "R0001", "--user", "res", "--decide", "rates.csv=approve"],
+            env=ENV,
+        )
+        == 7
+    )
+    _one_line(capsys.readouterr().err, "is not a output checker")
+    for c in ("chk1", "chk2"):
+        assert (
+            main(
+                ["outputs", "review", "R0001", "--user", c, "--decide", "rates.csv=approve"],
+                env=ENV,
+            )
+            == 0
+        )
+    out = capsys.readouterr().out
+    assert "decided" in out and "release-P0001-R0001-r1.zip" in out
+    assert (
+        main(
+            ["outputs", "review", "R0001", "--user", "chk1", "--decide", "rates.csv=maybe"], env=ENV
+        )
+        == 2
+    )
+    capsys.readouterr()
+    assert main(["outputs", "status", "--project", "P0001"], env=ENV) == 0
+    assert "approve" in capsys.readouterr().out
+    assert main(["outputs", "review", "R0009", "--user", "chk1"], env=ENV) == 3
