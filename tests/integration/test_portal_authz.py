@@ -32,7 +32,7 @@ from fjdp.portal.actions import (
     submit,
 )
 from fjdp.portal.models import AuditEntry, Project
-from lib.portal import PASSWORD, standard_people, verified_client
+from lib.portal import PASSWORD, close_response, standard_people, verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -163,12 +163,12 @@ def test_every_url_is_in_the_matrix() -> None:
 
 # --- output requests ------------------------------------------------------------------
 #
-# On an active project P0002 (``lead`` and ``res`` on it): R0001 by ``res``, approved by
-# ``chk1`` and ``chk2`` and released; R0002 by ``res``, taken by ``chk1`` alone.
+# On an active project ``{pid}`` (``lead`` and ``res`` on it): ``{r1}`` by ``res``,
+# approved by ``chk1`` and ``chk2`` and released; ``{r2}`` by ``res``, taken by ``chk1``.
 # ``checker`` is an output checker who has taken neither.
 
 OUT_WHO = [*WHO, "chk1", "chk2"]
-Q = "/projects/P0002"
+Q = "/projects/{pid}"
 SEES = {"lead": 0, "res": 0, "aud": 0, "checker": 0, "chk1": 0, "chk2": 0}
 
 
@@ -180,15 +180,15 @@ OUT_MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", f"{Q}/outputs/new/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
     ("POST", f"{Q}/outputs/new/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
     ("GET", "/outputs/"): {**SIGNED_IN, "*": 200},
-    ("GET", "/outputs/R0002/"): _seen_by(200),
-    ("POST", "/outputs/R0002/submit/"): _seen_by(302),  # refused with a message
-    ("POST", "/outputs/R0002/withdraw/"): _seen_by(302),
-    ("POST", "/outputs/R0002/take/"): _seen_by(302, lead=403, res=403, aud=403),
-    ("GET", "/outputs/R0002/review/"): {**SIGNED_IN, "chk1": 200, "*": 403},
-    ("POST", "/outputs/R0002/review/"): {**SIGNED_IN, "chk1": 302, "*": 403},
-    ("GET", "/outputs/R0002/revise/"): {**SIGNED_IN, "*": 403},  # in review: nobody
-    ("GET", "/outputs/R0002/files/{fid}/"): _seen_by(200),
-    ("GET", "/outputs/R0001/release/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
+    ("GET", "/outputs/{r2}/"): _seen_by(200),
+    ("POST", "/outputs/{r2}/submit/"): _seen_by(302),  # refused with a message
+    ("POST", "/outputs/{r2}/withdraw/"): _seen_by(302),
+    ("POST", "/outputs/{r2}/take/"): _seen_by(302, lead=403, res=403, aud=403),
+    ("GET", "/outputs/{r2}/review/"): {**SIGNED_IN, "chk1": 200, "*": 403},
+    ("POST", "/outputs/{r2}/review/"): {**SIGNED_IN, "chk1": 302, "*": 403},
+    ("GET", "/outputs/{r2}/revise/"): {**SIGNED_IN, "*": 403},  # in review: nobody
+    ("GET", "/outputs/{r2}/files/{fid}/"): _seen_by(200),
+    ("GET", "/outputs/{r1}/release/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
 }
 OUT_CASES = [(m, u, who) for (m, u) in OUT_MATRIX for who in OUT_WHO]
 
@@ -205,7 +205,7 @@ def out_people(people: dict[str, Any], tmp_path: Any, settings: Any) -> dict[str
     for name in ("chk1", "chk2"):
         people[name] = make_user(name, Role.OUTPUT_CHECKER)
     project = active_project(people)
-    assert project.pid == "P0002"
+    people["pid"] = project.pid
     root = outputs_folder(project)
     r1 = create_request(
         project, people["res"], "first", [FileIn(root / "rates.csv", "big counts")], submit=True
@@ -217,6 +217,7 @@ def out_people(people: dict[str, Any], tmp_path: Any, settings: Any) -> dict[str
         project, people["res"], "second", [FileIn(root / "rates.csv", "big counts")], submit=True
     )
     take_request(r2, people["chk1"])
+    people["r1"], people["r2"] = r1.rid, r2.rid
     people["fid"] = r2.rounds.get().files.get().pk
     return people
 
@@ -226,11 +227,12 @@ def test_output_matrix(method: str, url: str, who: str, out_people: dict[str, An
     rules = OUT_MATRIX[(method, url)]
     expected = rules.get(who, rules["*"])
     client = _client(who, out_people)
-    target = url.format(fid=out_people["fid"])
+    # ids come from the database's sequences, which PostgreSQL does not reset per test
+    target = url.format(**{k: out_people[k] for k in ("pid", "r1", "r2", "fid")})
     data = {"file": "rates.csv", "vote": "approve", "comment": "", "description": "d"}
     r = client.get(target) if method == "GET" else client.post(target, data)
     if hasattr(r, "streaming_content"):
-        r.close()
+        close_response(r)
     if expected == "302L":
         assert r.status_code == 302 and r["Location"].startswith("/accounts/login/"), r
     elif expected == "302O":

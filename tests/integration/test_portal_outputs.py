@@ -18,7 +18,14 @@ from fjdp.portal import actions
 from fjdp.portal.audit import verify_portal
 from fjdp.portal.models import AuditEntry, OutputRequestRecord
 from fjdp.portal.outputs import FileIn, stored_path
-from lib.portal import active_project, make_user, outputs_folder, standard_people, verified_client
+from lib.portal import (
+    active_project,
+    close_response,
+    make_user,
+    outputs_folder,
+    standard_people,
+    verified_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +90,7 @@ def test_request_review_release_and_download(world: dict[str, object]) -> None:
     # the team downloads; checkers and outsiders do not
     r = verified_client(world["res"]).get(f"/outputs/{rec.rid}/release/")  # type: ignore[arg-type]
     assert r.status_code == 200 and b"".join(r.streaming_content)[:2] == b"PK"
-    r.close()
+    close_response(r)
     for who in ("chk1", "chk2", "checker", "pan1"):
         got = verified_client(world[who]).get(f"/outputs/{rec.rid}/release/")  # type: ignore[arg-type]
         assert got.status_code == 403, who
@@ -176,13 +183,13 @@ def test_html_output_is_shown_as_text(world: dict[str, object]) -> None:
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
     f = rec.rounds.get().files.get(name="page.html")
     raw = c.get(f"/outputs/{rec.rid}/files/{f.pk}/")
-    raw.close()
+    close_response(raw)
     assert (
         raw["Content-Type"].startswith("text/plain") and "sandbox" in raw["Content-Security-Policy"]
     )
     png = rec.rounds.get().files.get(name="rates.png")
     img = c.get(f"/outputs/{rec.rid}/files/{png.pk}/")
-    img.close()
+    close_response(img)
     assert img["Content-Type"] == "image/png"
 
 

@@ -61,6 +61,20 @@ def verified_client(user: User, **kwargs: Any) -> Client:
     return client
 
 
+def close_response(response: Any) -> None:
+    """Close a streamed response without closing the test's database connection: closing
+    sends ``request_finished``, whose handler would close it (PostgreSQL then fails the
+    rest of the test)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def standard_people() -> dict[str, User]:
     return {
         "lead": make_user("lead", Role.PROJECT_LEAD, Role.RESEARCHER),
