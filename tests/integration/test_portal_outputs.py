@@ -79,9 +79,15 @@ def test_request_review_release_and_download(world: dict[str, object]) -> None:
     assert page.status_code == 200
     assert "chk1: approve" not in page.content.decode()
     actions.vote_file(rec, world["chk2"], "output_0_0.csv", "approve", "")  # type: ignore[arg-type]
+    # chk1 has decided everything, chk2 not yet: chk1 still learns nothing of chk2's
+    # decision, not even through the file's outcome
+    page = verified_client(world["chk1"]).get(f"/outputs/{rec.rid}/").content.decode()  # type: ignore[arg-type]
+    assert 'class="outcome">approve' not in page and "chk2" in page  # named, not shown
     actions.vote_file(rec, world["chk2"], "rates.csv", "approve", "ok")  # type: ignore[arg-type]
     rec.refresh_from_db()
     assert rec.state == "decided" and rec.bundle
+    page = verified_client(world["res"]).get(f"/outputs/{rec.rid}/").content.decode()  # type: ignore[arg-type]
+    assert 'class="outcome">approve' in page
     bundle = Path(django_settings.FJDP_RELEASES) / rec.bundle
     with zipfile.ZipFile(bundle) as z:
         manifest = json.loads(z.read("manifest.json"))

@@ -176,20 +176,25 @@ def output_request(request: HttpRequest, rid: str) -> HttpResponse:
     for r in rec.rounds.order_by("-number"):
         visible = rules.visible_votes(req, user.username, r.number)
         gov_round = req.rounds[r.number - 1]
-        outcomes = {}
-        if len(gov_round.checkers) >= rules.CHECKERS_PER_ROUND and (
-            visible or user.username not in gov_round.checkers
-        ):
-            outcomes = {
+        # Outcomes only once the round is over: while it is open, an outcome would tell
+        # one checker how the other decided (blind review).
+        finished = gov_round is not req.current or req.state in (
+            RequestState.DECIDED,
+            RequestState.RETURNED,
+        )
+        outcomes = (
+            {
                 n: (o.value if (o := rules.file_outcome(gov_round, n)) else "")
                 for n in gov_round.names
             }
+            if finished
+            else {}
+        )
         rounds.append(
             {
                 "record": r,
                 "files": [
-                    {"f": f, "outcome": outcomes.get(f.name, "") if visible else ""}
-                    for f in r.files.order_by("name")
+                    {"f": f, "outcome": outcomes.get(f.name, "")} for f in r.files.order_by("name")
                 ],
                 "checkers": gov_round.checkers,
                 "votes": visible,
