@@ -152,7 +152,9 @@ def _file_view(f: OutputFileRecord) -> dict[str, Any]:
     ext = _ext(f.name)
     view: dict[str, Any] = {"file": f, "kind": "other"}
     path = stored_path(f.stored)
-    if ext == "png":
+    if not path.is_file():
+        view["kind"] = "missing"
+    elif ext == "png":
         view["kind"] = "image"
     elif ext == "csv":
         text = path.read_bytes()[:PREVIEW_BYTES].decode("utf-8", errors="replace")
@@ -201,7 +203,7 @@ def output_request(request: HttpRequest, rid: str) -> HttpResponse:
             }
         )
     is_requester = user.pk == rec.requester_id
-    mine = rec.rounds.order_by("-number").first()
+    current = rec.rounds.order_by("-number").first()
     can_take = False
     try:
         rules.take(req, user.person(), application(rec.project))
@@ -217,7 +219,7 @@ def output_request(request: HttpRequest, rid: str) -> HttpResponse:
         "can_revise": is_requester and rec.state == RequestState.RETURNED.value,
         "can_withdraw": is_requester and req.state in rules.OPEN,
         "can_take": can_take,
-        "is_checker": mine is not None and user.username in (mine.checkers or []),
+        "is_checker": current is not None and user.username in (current.checkers or []),
         "can_download": bool(rec.bundle) and _may_download(rec, user),
         "released": rules.released_files(req),
     }
