@@ -62,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
             secret_key="tests-only-" + "k" * 50,
             databank=folder / "databank",
             workspaces=folder / "workspaces",
+            analysis=folder / "analysis",
+            releases=folder / "releases",
             database_url=_postgres_dsn(config),
             allowed_hosts=("testserver", "127.0.0.1", "localhost"),
             extra={"PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"]},

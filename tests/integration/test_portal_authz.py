@@ -32,7 +32,7 @@ from fjdp.portal.actions import (
     submit,
 )
 from fjdp.portal.models import AuditEntry, Project
-from lib.portal import PASSWORD, standard_people, verified_client
+from lib.portal import PASSWORD, close_response, standard_people, verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -151,11 +151,94 @@ def test_every_url_is_in_the_matrix() -> None:
         "dashboard", "register", "catalogue", "dataset", "login", "projects", "project_new",
         "project", "project_edit", "project_panel", "project_custodian", "workspaces", "audit",
         "project_submit", "project_provision", "project_close", "project_amend",
+        # output requests: test_output_matrix below
+        "output_new", "outputs", "output_request", "output_submit", "output_withdraw",
+        "output_take", "output_review", "output_revise", "output_file", "output_release",
         # the OTP step (test_portal), logout (test_signing_out_ends_the_session) and
         # withdraw (test_every_state)
         "otp", "logout", "project_withdraw",
     }  # fmt: skip
     assert names <= covered, names - covered
+
+
+# --- output requests ------------------------------------------------------------------
+#
+# On an active project ``{pid}`` (``lead`` and ``res`` on it): ``{r1}`` by ``res``,
+# approved by ``chk1`` and ``chk2`` and released; ``{r2}`` by ``res``, taken by ``chk1``.
+# ``checker`` is an output checker who has taken neither.
+
+OUT_WHO = [*WHO, "chk1", "chk2"]
+Q = "/projects/{pid}"
+SEES = {"lead": 0, "res": 0, "aud": 0, "checker": 0, "chk1": 0, "chk2": 0}
+
+
+def _seen_by(status: int | str, **others: int | str) -> dict[str, int | str]:
+    return {**SIGNED_IN, **{k: status for k in SEES}, **others, "*": 403}
+
+
+OUT_MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
+    ("GET", f"{Q}/outputs/new/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
+    ("POST", f"{Q}/outputs/new/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
+    ("GET", "/outputs/"): {**SIGNED_IN, "*": 200},
+    ("GET", "/outputs/{r2}/"): _seen_by(200),
+    ("POST", "/outputs/{r2}/submit/"): _seen_by(302),  # refused with a message
+    ("POST", "/outputs/{r2}/withdraw/"): _seen_by(302),
+    ("POST", "/outputs/{r2}/take/"): _seen_by(302, lead=403, res=403, aud=403),
+    ("GET", "/outputs/{r2}/review/"): {**SIGNED_IN, "chk1": 200, "*": 403},
+    ("POST", "/outputs/{r2}/review/"): {**SIGNED_IN, "chk1": 302, "*": 403},
+    ("GET", "/outputs/{r2}/revise/"): {**SIGNED_IN, "*": 403},  # in review: nobody
+    ("GET", "/outputs/{r2}/files/{fid}/"): _seen_by(200),
+    ("GET", "/outputs/{r1}/release/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
+}
+OUT_CASES = [(m, u, who) for (m, u) in OUT_MATRIX for who in OUT_WHO]
+
+
+@pytest.fixture
+def out_people(people: dict[str, Any], tmp_path: Any, settings: Any) -> dict[str, Any]:
+    from fjdp.governance import Role
+    from fjdp.portal.actions import create_request, take_request, vote_file
+    from fjdp.portal.outputs import FileIn
+    from lib.portal import active_project, make_user, outputs_folder
+
+    for name in ("ANALYSIS", "RELEASES", "OUTPUT_STORE"):
+        setattr(settings, f"FJDP_{name}", str(tmp_path / name.lower()))
+    for name in ("chk1", "chk2"):
+        people[name] = make_user(name, Role.OUTPUT_CHECKER)
+    project = active_project(people)
+    people["pid"] = project.pid
+    root = outputs_folder(project)
+    r1 = create_request(
+        project, people["res"], "first", [FileIn(root / "rates.csv", "big counts")], submit=True
+    )
+    for c in ("chk1", "chk2"):
+        take_request(r1, people[c])
+        vote_file(r1, people[c], "rates.csv", "approve", "")
+    r2 = create_request(
+        project, people["res"], "second", [FileIn(root / "rates.csv", "big counts")], submit=True
+    )
+    take_request(r2, people["chk1"])
+    people["r1"], people["r2"] = r1.rid, r2.rid
+    people["fid"] = r2.rounds.get().files.get().pk
+    return people
+
+
+@pytest.mark.parametrize(("method", "url", "who"), OUT_CASES)
+def test_output_matrix(method: str, url: str, who: str, out_people: dict[str, Any]) -> None:
+    rules = OUT_MATRIX[(method, url)]
+    expected = rules.get(who, rules["*"])
+    client = _client(who, out_people)
+    # ids come from the database's sequences, which PostgreSQL does not reset per test
+    target = url.format(**{k: out_people[k] for k in ("pid", "r1", "r2", "fid")})
+    data = {"file": "rates.csv", "vote": "approve", "comment": "", "description": "d"}
+    r = client.get(target) if method == "GET" else client.post(target, data)
+    if hasattr(r, "streaming_content"):
+        close_response(r)
+    if expected == "302L":
+        assert r.status_code == 302 and r["Location"].startswith("/accounts/login/"), r
+    elif expected == "302O":
+        assert r.status_code == 302 and r["Location"].startswith("/accounts/otp/"), r
+    else:
+        assert r.status_code == expected, (method, url, who, r.status_code)
 
 
 # --- every lifecycle state ------------------------------------------------------------

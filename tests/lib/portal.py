@@ -61,6 +61,20 @@ def verified_client(user: User, **kwargs: Any) -> Client:
     return client
 
 
+def close_response(response: Any) -> None:
+    """Close a streamed response without closing the test's database connection: closing
+    sends ``request_finished``, whose handler would close it (PostgreSQL then fails the
+    rest of the test)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def standard_people() -> dict[str, User]:
     return {
         "lead": make_user("lead", Role.PROJECT_LEAD, Role.RESEARCHER),
@@ -115,3 +129,59 @@ def tiny_databank(root: Path) -> Path:
         receive(run.file3_bundle, zones.databank, actor="tests")
     load(zones.databank, actor="tests")
     return Path(zones.databank.path)
+
+
+def active_project(folk: dict[str, User], title: str = "Outputs") -> Any:
+    """A project taken through the panel and its custodian with ``lead`` and ``res`` on
+    it, then marked active and provisioned (provisioning itself needs a databank, which
+    test_portal and the browser tests build)."""
+    from fjdp.governance import PanelOutcome
+    from fjdp.portal.actions import create_project, custodian_decide, panel_decide, submit
+    from fjdp.portal.models import Project
+
+    project = create_project(
+        folk["lead"],
+        {
+            "title": title,
+            "lay_summary": "What happens to children after court.",
+            "purpose": "p",
+            "public_benefit": "b",
+            "expected_outputs": "tables",
+            "date_start": None,
+            "date_end": None,
+            "end_date": dt.date.today() + dt.timedelta(days=90),
+        },
+        [folk["lead"], folk["res"]],
+        {"deaths": {"deaths": {"columns": "*", "date_column": None}}},
+    )
+    submit(project, folk["lead"])
+    panel_decide(project, folk["pan1"], PanelOutcome.APPROVE, "sound")
+    panel_decide(project, folk["pan2"], PanelOutcome.APPROVE, "sound")
+    custodian_decide(project, folk["cust_deaths"], "deaths", True, "fine")
+    Project.objects.filter(pk=project.pk).update(state="active", provisioned=True)
+    project.refresh_from_db()
+    return project
+
+
+def outputs_folder(project: Any) -> Path:
+    """The project's outputs folder with a checked table (results.json in ACRO's layout,
+    one flagged cell), a plain CSV and PNG, an HTML page and a Parquet file."""
+    from django.conf import settings
+
+    root = Path(settings.FJDP_ANALYSIS) / project.pid
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "output_0_0.csv").write_text(",2021,2022\nA,65,80\nB,,95\n")
+    (results / "results.json").write_text(
+        '{"version": "fjdp-0.1.0", "results": {"output_0": {"uid": "output_0", '
+        '"status": "review", "files": [{"name": "output_0_0.csv", "sdc": {}}], '
+        '"summary": "review; threshold: 1 cells with fewer contributors than the threshold", '
+        '"outcome": {"2021": {"A": "ok", "B": "threshold: 4 contributors, fewer than 10"}, '
+        '"2022": {"A": "ok", "B": "ok"}}, '
+        '"properties": {"mitigations": ["suppressed 1 cells that fail the policy (primary)"]}}}}'
+    )
+    (root / "rates.csv").write_text("year,children\n2019,45\n2020,50\n")
+    (root / "rates.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    (root / "page.html").write_text("<script>alert('x')</script><h1>Rates</h1>")
+    (root / "rows.parquet").write_bytes(b"PAR1")
+    return root

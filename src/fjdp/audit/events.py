@@ -77,6 +77,15 @@ class Action(StrEnum):
     PROJECT_EXPIRE = "project.expire"
     PROJECT_CLOSE = "project.close"
     ZONE_COLLECT = "zone.collect"
+    # Output requests, their review and release
+    OUTPUT_REQUEST = "output.request"
+    OUTPUT_SUBMIT = "output.submit"
+    OUTPUT_TAKE = "output.take"
+    OUTPUT_VOTE = "output.vote"
+    OUTPUT_REVISE = "output.revise"
+    OUTPUT_WITHDRAW = "output.withdraw"
+    OUTPUT_RELEASE = "output.release"
+    OUTPUT_DOWNLOAD = "output.download"
 
 
 def canonical_json(value: Any) -> str:

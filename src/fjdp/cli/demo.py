@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, D
 from fjdp.synth import WorldConfig, build_world
 from fjdp.types import LinkStatus
 
+if TYPE_CHECKING:
+    from fjdp.portal.demo import DemoRelease
+
 _WHAT = {
     "world": "the synthetic sources, one folder each, and truth/",
     "provider": "the data provider's zone (split extracts, quarantine reports)",
@@ -26,7 +29,7 @@ _WHAT = {
     "databank": "the databank's zone (loaded datasets, catalogue)",
     "workspaces": "one folder per project workspace",
     "analysis": "each project's results inside the research environment (tables, plots, pages)",
-    "portal": "the governance portal's database",
+    "portal": "the governance portal: database, demo accounts, copies of requested outputs",
     "releases": "released output bundles",
 }
 
@@ -80,6 +83,17 @@ def bank_table(banked: Banked) -> Table:
     return table
 
 
+def release_table(r: DemoRelease) -> Table:
+    table = Table(title=f"Output request {r.request}: approved by two checkers and released")
+    table.add_column("file")
+    table.add_column("automatic check")
+    for name, status in r.files:
+        table.add_row(name, status)
+    for name in r.left_out:
+        table.add_row(f"[dim]{name}[/dim]", "[dim]left out: counts under 10[/dim]")
+    return table
+
+
 def prepare_layout(out: Path, *, force: bool) -> None:
     """Create the demo layout; refuse a non-empty folder unless ``force``."""
     if out.exists() and not out.is_dir():
@@ -110,8 +124,9 @@ def demo(
 
     Builds the world, creates the provider, TTP and databank zones, splits every source,
     links each File 1 at the TTP and sends File 3, loads every dataset at the databank,
-    provisions a demo project's workspace and computes the family-justice measures in it;
-    says where everything is."""
+    provisions a demo project's workspace, computes the family-justice measures in it,
+    requests their release in the portal where two demo checkers approve it, and writes
+    the release bundle; says where everything is and which demo accounts exist."""
     prepare_layout(out, force=force)
     summary = build_world(
         WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
@@ -144,9 +159,26 @@ def demo(
 
     written = run_measures(out / "workspaces" / project, results)
     console.print(measures_table(written, results))
+    console.print(
+        "[bold]Outputs[/bold]: an output request of the measures, two checkers, a release"
+    )
+    from fjdp.portal.demo import DEMO_PASSWORD, release_measures  # Django: only when run
+
+    released = release_measures(out, project, results)
+    console.print(release_table(released))
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())
         mark = "" if filled else " [dim](empty until a later stage fills it)[/dim]"
         tree.add(f"{name}/  {_WHAT[name]}{mark}")
     console.print(tree)
+    console.print(f"Release bundle: {released.bundle}", soft_wrap=True, highlight=False)
+    console.print(
+        f"Demo portal accounts (password {DEMO_PASSWORD!r}, demo only; second factors in "
+        f"{released.accounts_file}):",
+        soft_wrap=True,
+        highlight=False,
+    )
+    for name, roles in released.accounts:
+        console.print(f"  {name}: {roles}", highlight=False)
+    console.print(f"Open the portal: make serve PORTAL_DIR={out / 'portal'}", soft_wrap=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fjdp.audit import Verification
-from fjdp.errors import GovernanceError, OutputError, UsageError
+from fjdp.errors import GovernanceError, InputError, OutputError, UsageError
 from fjdp.portal.config import SECRET_FILE, PortalConfig, setup
 
 
@@ -137,3 +139,136 @@ def serve(cfg: PortalConfig, port: int) -> None:
 
     setup(cfg)
     call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+
+
+def _user(username: str) -> Any:
+    from fjdp.portal.models import User
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise GovernanceError(
+            f"no account {username!r}", fix="create it with `fjdp portal add-user`"
+        )
+    return user
+
+
+def _output_request(rid: str) -> Any:
+    from fjdp.portal.models import OutputRequestRecord
+
+    rec = OutputRequestRecord.objects.select_related("project", "requester").filter(rid=rid).first()
+    if rec is None:
+        raise InputError(f"no output request {rid!r}", fix="list them with `fjdp outputs status`")
+    return rec
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    rid: str
+    project: str
+    requester: str
+    state: str
+    round: int
+    files: tuple[tuple[str, str, str], ...]  # (name, automatic status, decision or "")
+    checkers: tuple[str, ...]
+    bundle: Path | None
+
+
+def _summary(rec: Any) -> RequestSummary:
+    from fjdp.governance.outputs import file_outcome
+    from fjdp.portal.outputs import as_request, releases_root
+
+    req = as_request(rec)
+    rnd = req.current
+    record = rec.rounds.get(number=rnd.number)
+    decided = req.state.value in ("decided", "returned")
+    files = tuple(
+        (
+            f.name,
+            f.status,
+            (o.value if decided and (o := file_outcome(rnd, f.name)) else ""),
+        )
+        for f in record.files.order_by("name")
+    )
+    return RequestSummary(
+        rec.rid,
+        rec.project.pid,
+        rec.requester.username,
+        req.state.value,
+        rnd.number,
+        files,
+        rnd.checkers,
+        releases_root() / rec.bundle if rec.bundle else None,
+    )
+
+
+def request_outputs(
+    cfg: PortalConfig,
+    *,
+    project: str,
+    user: str,
+    files: list[Path],
+    description: str,
+    justify: dict[str, str],
+) -> RequestSummary:
+    """Make and submit an output request as ``user``; files are copied into the portal."""
+    setup(cfg)
+    from fjdp.portal.actions import create_request
+    from fjdp.portal.models import Project
+    from fjdp.portal.outputs import FileIn
+
+    proj = Project.objects.filter(pid=project).first()
+    if proj is None:
+        raise InputError(f"no project {project!r} in the portal", where=str(cfg.portal_dir))
+    names = {f.name for f in files}
+    unknown = sorted(set(justify) - names)
+    if unknown:
+        raise UsageError(
+            f"--justify names {', '.join(unknown)}, which is not among the files",
+            fix="use --justify FILE=REASON with a file's name",
+        )
+    rec = create_request(
+        proj,
+        _user(user),
+        description,
+        [FileIn(f, justify.get(f.name, "")) for f in files],
+        submit=True,
+    )
+    return _summary(rec)
+
+
+def output_status(
+    cfg: PortalConfig, *, project: str | None = None, user: str | None = None
+) -> list[RequestSummary]:
+    setup(cfg)
+    from fjdp.portal.models import OutputRequestRecord
+
+    recs = OutputRequestRecord.objects.select_related("project", "requester").order_by("rid")
+    if project:
+        recs = recs.filter(project__pid=project)
+    if user:
+        recs = recs.filter(requester__username=user)
+    return [_summary(r) for r in recs]
+
+
+def review_outputs(
+    cfg: PortalConfig, rid: str, *, checker: str, decisions: dict[str, tuple[str, str]]
+) -> RequestSummary:
+    """Take request ``rid`` as ``checker`` (unless already taken) and record a decision
+    (vote, comment) per file; the bundle is written when the request is decided."""
+    setup(cfg)
+    from fjdp.portal.actions import take_request, vote_file
+    from fjdp.portal.outputs import as_request
+
+    rec = _output_request(rid)
+    who = _user(checker)
+    if checker not in as_request(rec).current.checkers:
+        take_request(rec, who)
+    for name, (vote, comment) in decisions.items():
+        try:
+            vote_file(rec, who, name, vote, comment)
+        except ValueError:
+            raise UsageError(
+                f"{vote!r} is not a decision", fix="use approve, reject or return"
+            ) from None
+        rec.refresh_from_db()
+    return _summary(rec)

@@ -12,6 +12,12 @@ Environment:
 - ``FJDP_DATABANK`` and ``FJDP_WORKSPACES``: the databank zone and the workspaces folder
   the portal provisions into (default ``databank`` and ``workspaces`` beside the portal
   folder);
+- ``FJDP_ANALYSIS``: the folder holding each project's outputs folder
+  (``<folder>/<project>/``), where researchers pick the files of an output request
+  (default ``analysis`` beside the portal folder);
+- ``FJDP_RELEASES``: where release bundles are written (default ``releases`` beside
+  the portal folder); the files of each request are copied into ``outputs/`` of the
+  portal folder;
 - ``FJDP_PORTAL_DEBUG=1``: Django's debug pages (never in deployment).
 """
 
@@ -39,6 +45,8 @@ class PortalConfig:
     workspaces: Path
     database_url: str | None = None
     debug: bool = False
+    analysis: Path | None = None  # default: analysis/ beside the portal folder
+    releases: Path | None = None  # default: releases/ beside the portal folder
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -59,6 +67,8 @@ class PortalConfig:
             databank=Path(env.get("FJDP_DATABANK", str(folder.parent / "databank"))),
             workspaces=Path(env.get("FJDP_WORKSPACES", str(folder.parent / "workspaces"))),
             database_url=env.get("FJDP_PORTAL_DATABASE") or None,
+            analysis=Path(env["FJDP_ANALYSIS"]) if env.get("FJDP_ANALYSIS") else None,
+            releases=Path(env["FJDP_RELEASES"]) if env.get("FJDP_RELEASES") else None,
             debug=env.get("FJDP_PORTAL_DEBUG", "0") in ("1", "true", "yes"),
         )
 
@@ -176,6 +186,9 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
         "FJDP_DATABANK": str(cfg.databank),
         "FJDP_WORKSPACES": str(cfg.workspaces),
         "FJDP_PORTAL_DIR": str(cfg.portal_dir),
+        "FJDP_ANALYSIS": str(cfg.analysis or cfg.portal_dir.parent / "analysis"),
+        "FJDP_RELEASES": str(cfg.releases or cfg.portal_dir.parent / "releases"),
+        "FJDP_OUTPUT_STORE": str(cfg.portal_dir / "outputs"),
         "LOGGING_CONFIG": None,
     }
     settings.update(cfg.extra)

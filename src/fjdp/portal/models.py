@@ -262,3 +262,77 @@ class ZoneRecord(models.Model):
         if self.pk is not None:
             raise GovernanceError("collected zone records cannot be changed")
         super().save(*args, **kwargs)
+
+
+class OutputRequestRecord(models.Model):
+    """An output request (``fjdp.governance.outputs.OutputRequest``): its rounds, files
+    and votes are rows below it; the rules decide every change (``actions.outputs``)."""
+
+    rid = models.CharField("request id", max_length=32, unique=True)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="output_requests")
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="output_requests")
+    description = models.TextField()
+    state = models.CharField(max_length=32, default="draft")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    # The release bundle once written: its file name under the releases folder and SHA-256.
+    bundle = models.CharField(max_length=300, blank=True)
+    bundle_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["rid"]
+
+    def __str__(self) -> str:
+        return f"{self.rid} ({self.project.pid})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class OutputRoundRecord(models.Model):
+    request = models.ForeignKey(
+        OutputRequestRecord, on_delete=models.PROTECT, related_name="rounds"
+    )
+    number = models.PositiveIntegerField()
+    # Usernames in the order they took the round; a third only for a dispute.
+    checkers = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("request", "number")]
+        ordering = ["request", "number"]
+
+
+class OutputFileRecord(models.Model):
+    """One file of a round as it was reviewed: a copy in the portal's storage with its
+    SHA-256, so a later edit in the workspace cannot change what the checkers saw."""
+
+    round = models.ForeignKey(OutputRoundRecord, on_delete=models.PROTECT, related_name="files")
+    name = models.CharField(max_length=200)
+    stored = models.CharField(max_length=500)  # relative to the portal's output storage
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16)  # pass | review | fail after mitigation
+    reasons = models.JSONField(default=list)
+    flags = models.JSONField(default=list)  # cell-level flags: {"row", "col", "reason"}
+    collisions = models.JSONField(default=list)  # differencing reasons
+    justification = models.TextField(blank=True)
+    source = models.CharField(max_length=500, blank=True)  # where it was copied from
+
+    class Meta:
+        unique_together = [("round", "name")]
+        ordering = ["round", "name"]
+
+
+class OutputVoteRecord(models.Model):
+    round = models.ForeignKey(OutputRoundRecord, on_delete=models.PROTECT, related_name="votes")
+    checker = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    file = models.CharField(max_length=200)
+    vote = models.CharField(max_length=16)
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        unique_together = [("round", "checker", "file")]
+        ordering = ["at", "pk"]

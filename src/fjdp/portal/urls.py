@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 from django.views.static import serve as serve_static
 
-from fjdp.portal.views import audit, auth, dashboard, projects, public
+from fjdp.portal.views import audit, auth, dashboard, outputs, projects, public
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -39,6 +39,16 @@ urlpatterns = [
     path("projects/<str:pid>/amend/", projects.project_amend, name="project_amend"),
     path("projects/<str:pid>/withdraw/", projects.project_withdraw, name="project_withdraw"),
     path("projects/<str:pid>/close/", projects.project_close, name="project_close"),
+    path("projects/<str:pid>/outputs/new/", outputs.output_new, name="output_new"),
+    path("outputs/", outputs.outputs, name="outputs"),
+    path("outputs/<str:rid>/", outputs.output_request, name="output_request"),
+    path("outputs/<str:rid>/submit/", outputs.output_submit, name="output_submit"),
+    path("outputs/<str:rid>/withdraw/", outputs.output_withdraw, name="output_withdraw"),
+    path("outputs/<str:rid>/take/", outputs.output_take, name="output_take"),
+    path("outputs/<str:rid>/review/", outputs.output_review, name="output_review"),
+    path("outputs/<str:rid>/revise/", outputs.output_revise, name="output_revise"),
+    path("outputs/<str:rid>/files/<int:fid>/", outputs.output_file, name="output_file"),
+    path("outputs/<str:rid>/release/", outputs.output_release, name="output_release"),
     path("workspaces/", dashboard.workspaces, name="workspaces"),
     path("audit/", audit.audit, name="audit"),
     path("admin/", admin.site.urls),

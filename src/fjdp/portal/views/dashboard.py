@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from fjdp.governance import Role, State, can_reach_workspace
 from fjdp.portal.bridge import application, custodians
-from fjdp.portal.models import Project, User, today
+from fjdp.portal.models import OutputRequestRecord, Project, User, today
 from fjdp.portal.tables import sorted_paged
 from fjdp.portal.views._access import require_role, user_of
 
@@ -26,8 +28,8 @@ def workspaces_of(user: User) -> list[Project]:
     return out
 
 
-def _waiting(user: User) -> dict[str, list[Project]]:
-    out: dict[str, list[Project]] = {}
+def _waiting(user: User) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
     if user.has_role(Role.PROJECT_LEAD):
         out["lead"] = list(Project.objects.filter(lead=user))
     if user.has_role(Role.PANEL_MEMBER):
@@ -50,6 +52,10 @@ def _waiting(user: User) -> dict[str, list[Project]]:
             if mine - done:
                 pending.append(p)
         out["custodian"] = pending
+    if user.has_role(Role.OUTPUT_CHECKER):
+        from fjdp.portal.views.outputs import waiting_for_checker
+
+        out["outputs"] = waiting_for_checker(user)
     if user.has_role(Role.DATA_MANAGER):
         out["provision"] = list(Project.objects.filter(state=State.APPROVED.value))
         out["past_end"] = list(
@@ -68,6 +74,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "roles": sorted(r.label for r in user.role_set),
         "is_auditor": user.has_role(Role.AUDITOR),
         "is_lead": user.has_role(Role.PROJECT_LEAD),
+        "my_requests": OutputRequestRecord.objects.filter(requester=user).select_related("project"),
     }
     return render(request, "portal/dashboard.html", context)
 

@@ -17,6 +17,7 @@ from fjdp.governance import (
     Role,
     State,
     can_edit,
+    can_reach_workspace,
     can_review,
     check_can_lead,
 )
@@ -117,6 +118,11 @@ def project_detail(request: HttpRequest, pid: str) -> HttpResponse:
         ),
         "is_data_manager": user.has_role(Role.DATA_MANAGER),
         "close_form": CloseForm(),
+        "can_request_outputs": user.has_role(Role.RESEARCHER)
+        and can_reach_workspace(person, app, today()),
+        "output_requests": project.output_requests.select_related("requester")
+        if user.username in app.team or user.has_role(Role.AUDITOR)
+        else [],
     }
     return render(request, "portal/project.html", context)
 
