@@ -2,10 +2,11 @@
 
 In ``demo/portal`` the demo creates its accounts (a lead who is also the researcher, and
 two output checkers), records the demo project (provisioned by the flow at the databank,
-outside the portal, so it enters the portal already active), checks every measure's
-CSV with :func:`fjdp.disclosure.counts.check_counts` and writes the protected table into
-the project's outputs folder, requests the protected CSVs and the plots whose counts all
-passed, has both checkers approve every file, and writes the bundle to ``demo/releases``.
+outside the portal, so it enters the portal already active), takes every measure's
+release candidates (the protected table, the plot drawn from it and the verdict that
+``fjdp.analysis.measures`` wrote under ``release/``) into the project's outputs folder,
+requests them, has both checkers approve every file, and writes the bundle to
+``demo/releases``.
 
 Django is configured once per process and the demo's portal is its own database, so
 :func:`release_measures` runs :func:`_run` in a child process.
@@ -46,34 +47,28 @@ def release_measures(out: Path, project: str, measures: Path) -> DemoRelease:
 
 
 def _protect(measures: Path, folder: Path) -> list[tuple[Path, str, tuple[str, ...], str]]:
-    """Protected copies of the measures' CSVs (and their plots when every count passed)
-    in ``folder``: (path, status, reasons, justification) each."""
-    from fjdp.disclosure.counts import check_count_csv
-
+    """The measures' release candidates (``measures/release``: each protected table, the
+    plot drawn from it, and the verdict of its disclosure checks) copied into the
+    project's outputs folder: (path, status, reasons, justification) each."""
+    release = measures / "release"
     folder.mkdir(parents=True, exist_ok=True)
     picked = []
-    for csv in sorted(measures.glob("*.csv")):
-        check = check_count_csv(csv)
-        dest = folder / csv.name
-        check.protected.to_csv(dest, index=False)
+    for checks in sorted(release.glob("*.checks.json")):
+        verdict = json.loads(checks.read_text())
+        name, status = verdict["measure"], verdict["status"]
+        reasons = (*verdict["reasons"], *verdict["mitigations"])
         why = (
-            "Counts under 10 suppressed and every count rounded to 5; the rates and shares "
-            "are of the whole synthetic demo population."
-            if check.status != "pass"
+            "Small counts suppressed with their secondary cells, every count rounded to 5, "
+            "rates recomputed from the rounded counts; the figure is drawn from the "
+            "protected table."
+            if status != "pass"
             else ""
         )
-        picked.append((dest, check.status, check.reasons, why))
-        png = csv.with_suffix(".png")
-        if png.exists() and check.status_before != "fail":
-            shutil.copyfile(png, folder / png.name)
-            picked.append(
-                (
-                    folder / png.name,
-                    "review",
-                    ("a figure drawn from the unrounded counts, each at least 10",),
-                    f"Every count behind it is at least 10 (see {csv.name}).",
-                )
-            )
+        for suffix in (".csv", ".png"):
+            src = release / f"{name}{suffix}"
+            if src.exists():
+                shutil.copyfile(src, folder / src.name)
+                picked.append((folder / src.name, status, reasons, why))
     return picked
 
 
