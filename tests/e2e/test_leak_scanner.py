@@ -92,6 +92,7 @@ def test_every_planted_leak_is_found(demo: Path, tmp_path: Path) -> None:
     (ws / "pseudonyms.csv").write_text(f"alf_e\n{alf_e}\n")
     with zipfile.ZipFile(ws / "release.zip", "w") as z:
         z.writestr("outputs/table.csv", f"id\n{raw_alf}\n")
+        z.writestr("NOTES", f"checked by {fore} {sur}\n")  # a member without a suffix
 
     ids = load_pseudonyms([demo / "databank", file3], load_identifiers([world]))
     found = {(f.file, f.kind) for f in scan(ws, ids).findings}
@@ -104,6 +105,7 @@ def test_every_planted_leak_is_found(demo: Path, tmp_path: Path) -> None:
         ("dob.parquet", "date_of_birth"),
         ("pseudonyms.csv", "alf_e"),
         ("release.zip!outputs/table.csv", "alf"),
+        ("release.zip!NOTES", "full_name"),
     }
 
 

@@ -307,7 +307,7 @@ def _tables_of_duckdb(path: Path) -> Iterator[tuple[str, pa.Table]]:
 def _scan_bytes(
     con: duckdb.DuckDBPyConnection, name: str, data: bytes, ids: Identifiers
 ) -> tuple[list[Finding], bool]:
-    suffix = Path(name).suffix.lower()
+    suffix = Path(name.rsplit("!", 1)[-1]).suffix.lower()  # a zip member: its own name
     if suffix == ".parquet":
         return _scan_columns(con, pq.read_table(io.BytesIO(data)), name, ids), True
     if suffix in TEXT_SUFFIXES:
@@ -323,6 +323,11 @@ def _scan_bytes(
                 found += f
                 ok &= readable
         return found, ok
+    if suffix == "":  # SHA256SUMS, READMEs: text when they decode as text
+        try:
+            return _scan_text(data.decode("utf-8"), name, ids), True
+        except UnicodeDecodeError:
+            return [], False
     return [], suffix in (".png",)  # an image is skipped knowingly; anything else is unread
 
 
