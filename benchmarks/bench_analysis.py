@@ -51,20 +51,15 @@ def child_prepare(people: int, root: Path) -> None:
 
 
 def child_measure(root: Path, name: str, out: Path, engine: str) -> None:
-    import contextlib
     import time
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)
-    from fjdp.analysis.measures import connect
-    from fjdp.analysis.measures._workspace import spark_session_views
+    from fjdp.analysis.engines import Engine
+    from fjdp.analysis.measures import workspace_views
 
-    with contextlib.ExitStack() as stack:
-        t = time.perf_counter()
-        if engine == "spark":
-            con = stack.enter_context(spark_session_views(root / "workspace"))
-        else:
-            con = connect(root / "workspace")
+    t = time.perf_counter()
+    with workspace_views(root / "workspace", Engine(engine)) as con:
         start_s = time.perf_counter() - t
         _measure(con, name, root, out, start_s)
 

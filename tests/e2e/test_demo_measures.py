@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from fjdp.analysis.measures import MEASURES, build_frames, connect
+from fjdp.analysis.measures import MEASURES, build_frames, workspace_views
 from fjdp.analysis.measures.pathways import pathways_table
 from fjdp.analysis.measures.sensitivity import headlines
 from lib.truth_workspace import truth_workspace
@@ -72,9 +72,10 @@ def test_every_released_count_is_protected(demo: Path) -> None:
 
 
 def test_measures_agree_with_truth_within_the_predicted_linkage_error(demo: Path) -> None:
-    ws = connect(demo / "workspaces" / PROJECT)
     truth = truth_workspace(demo / "world")
-    got, want = headlines(ws, build_frames(ws)), headlines(truth, build_frames(truth))
+    with workspace_views(demo / "workspaces" / PROJECT) as ws:
+        got = headlines(ws, build_frames(ws))
+    want = headlines(truth, build_frames(truth))
     e = _missed_link_share(demo)
     assert e < 0.2, e
     for (_, figure, v, n), (_, _, tv, tn) in zip(got, want, strict=True):
@@ -92,10 +93,10 @@ def test_measures_agree_with_truth_within_the_predicted_linkage_error(demo: Path
 
 def test_court_only_figures_are_exact(demo: Path) -> None:
     """Orders by year need no linkage: the pipeline must reproduce the truth exactly."""
-    ws = connect(demo / "workspaces" / PROJECT)
     truth = truth_workspace(demo / "world")
     section = "final order by year of issue"
-    a = pathways_table(build_frames(ws))
+    with workspace_views(demo / "workspaces" / PROJECT) as ws:
+        a = pathways_table(build_frames(ws))
     b = pathways_table(build_frames(truth))
     key = ["group", "category"]
     a = a[a.section == section].set_index(key).children.sort_index()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fjdp.analysis.measures import MEASURES, build_frames, connect
-from fjdp.analysis.measures._workspace import spark_session_views
+from fjdp.analysis.engines import Engine
+from fjdp.analysis.measures import MEASURES, build_frames, workspace_views
 from fjdp.cli.app import main
 
 pytestmark = pytest.mark.spark
@@ -30,9 +30,10 @@ def test_every_measure_agrees_on_spark_and_duckdb(
     ws = tmp_path / "dummy"
     assert main(["analysis", "dummy", "--out", str(ws)]) == 0
     capsys.readouterr()
-    duck = connect(ws)
-    want = {name: m(duck, build_frames(duck)).table for name, m in MEASURES.items()}
-    with spark_session_views(ws) as spark:
+    with workspace_views(ws) as duck:
+        frames = build_frames(duck)
+        want = {name: m(duck, frames).table for name, m in MEASURES.items()}
+    with workspace_views(ws, Engine.SPARK) as spark:
         frames = build_frames(spark)
         got = {name: m(spark, frames).table for name, m in MEASURES.items()}
     for name in MEASURES:

@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from fjdp.analysis.engines import Engine
 from fjdp.analysis.options import MEASURE_NAMES, Links
 from fjdp.cli._common import console
 from fjdp.errors import InputError
@@ -47,14 +48,15 @@ def measures(
         bool, typer.Option(help="Also recompute each headline with possible matches.")
     ] = True,
     engine: Annotated[
-        str, typer.Option(help="duckdb (the workspace's own database) or spark (local mode).")
-    ] = "duckdb",
+        Engine, typer.Option(help="duckdb (the workspace's own database) or spark (local mode).")
+    ] = Engine.DUCKDB,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Compute the family-justice measures on a workspace: a table (CSV), a plot (PNG) and
     a self-contained page (HTML) each with exact counts, and the same after the
     disclosure checks under release/ with each verdict (.checks.json)."""
-    from fjdp.analysis.measures import connect, run_measures  # Ibis, plotting: only when run
+    from fjdp.analysis.measures import run_measures  # Ibis, plotting: only when run
+    from fjdp.analysis.measures._workspace import check_workspace
 
     unknown = sorted(set(only or []) - set(MEASURE_NAMES))
     if unknown:
@@ -63,9 +65,7 @@ def measures(
             where="--only",
             fix=f"choose from {', '.join(MEASURE_NAMES)}",
         )
-    if engine not in ("duckdb", "spark"):
-        raise InputError(f"unknown engine {engine!r}", where="--engine", fix="use duckdb or spark")
-    connect(workspace)  # a clear error before any work when the folder is not a workspace
+    check_workspace(workspace)
     total = len(only or MEASURE_NAMES) + 1 + int(sensitivity and links is Links.ACCEPTED)
     with Progress(
         TextColumn("{task.description}"),

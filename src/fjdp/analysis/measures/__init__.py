@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fjdp.analysis.engines import Engine
 from fjdp.analysis.measures._frames import Frames, build_frames
 from fjdp.analysis.measures._result import MeasureResult, write_result
-from fjdp.analysis.measures._workspace import Views, connect, spark_session_views
+from fjdp.analysis.measures._workspace import Views, workspace_views
 from fjdp.analysis.measures.infants import infants_per_10k
 from fjdp.analysis.measures.parents_health import parents_health
 from fjdp.analysis.measures.pathways import childrens_pathways, pathways_diagram
@@ -35,8 +36,8 @@ __all__ = [
     "MeasureResult",
     "Written",
     "build_frames",
-    "connect",
     "run_measures",
+    "workspace_views",
     "write_result",
 ]
 
@@ -69,15 +70,13 @@ def run_measures(
     links: Links = Links.ACCEPTED,
     names: list[str] | None = None,
     sensitivity: bool = True,
-    engine: str = "duckdb",
+    engine: Engine = Engine.DUCKDB,
     step: Callable[[str], None] = lambda _n: None,
 ) -> list[Written]:
     """Compute the measures ``names`` (all by default) on ``workspace`` into ``out``, on
-    DuckDB (the workspace's own database) or Spark local mode (``engine="spark"``)."""
-    if engine == "spark":
-        with spark_session_views(workspace) as views:
-            return _run(views, out, links, names, sensitivity, step)
-    return _run(connect(workspace), out, links, names, sensitivity, step)
+    DuckDB (the workspace's own database) or Spark local mode."""
+    with workspace_views(workspace, engine) as views:
+        return _run(views, out, links, names, sensitivity, step)
 
 
 def _run(
@@ -90,18 +89,20 @@ def _run(
 ) -> list[Written]:
     chosen = names or list(MEASURES)
     written: list[Written] = []
+    tables = {}
     frames = build_frames(views, links)
     step("person-level views")
     for name in chosen:
         t = time.perf_counter()
         r = MEASURES[name](views, frames)
+        tables[name] = r.table
         written.append(
             Written(name, r.title, len(r.table), time.perf_counter() - t, write_result(r, out))
         )
         step(name)
     if sensitivity and links is Links.ACCEPTED:
         t = time.perf_counter()
-        r = linkage_sensitivity(views, frames, build_frames(views, Links.POSSIBLE))
+        r = linkage_sensitivity(views, frames, build_frames(views, Links.POSSIBLE), tables)
         written.append(
             Written(
                 SENSITIVITY, r.title, len(r.table), time.perf_counter() - t, write_result(r, out)

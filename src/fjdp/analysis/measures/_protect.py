@@ -49,6 +49,8 @@ class Protected:
     mitigations: tuple[str, ...]
     table: pd.DataFrame = field(repr=False)
     policy_version: str = ""
+    count_columns: tuple[str, ...] = ()
+    unit: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,8 @@ class Protected:
             "mitigations": list(self.mitigations),
             "flagged_cells": list(self.flagged),
             "policy_version": self.policy_version,
+            "unit": self.unit,
+            "count_columns": list(self.count_columns),
         }
 
 
@@ -187,4 +191,6 @@ def protect(r: MeasureResult, policy: Policy) -> Protected:
         mitigations=tuple(mitigations),
         table=out,
         policy_version=policy.version,
+        count_columns=tuple(counts),
+        unit=r.unit,
     )

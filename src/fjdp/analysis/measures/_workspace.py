@@ -1,8 +1,7 @@
-"""A project workspace opened read-only as an Ibis backend, and the linkage option.
+"""A project workspace's tables as Ibis tables, for the measures.
 
-Measures read the workspace's DuckDB views through Ibis, so the same expressions can run
-on another Ibis backend. A person's ``alf_pe`` is used only when the person's link
-status is in the accepted set: an unaccepted link is treated as no link at all.
+Measures read a workspace through the analysis engines (:mod:`fjdp.analysis.engines`),
+so the same expressions run on DuckDB and on Spark.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
+from fjdp.analysis.engines import Engine, duckdb_views, open_workspace, spark_views
 from fjdp.errors import InputError
 from fjdp.workspace.paths import WORKSPACE_DB
 
@@ -33,25 +31,26 @@ def backend_views(backend: BaseBackend) -> Views:
     return view
 
 
-def connect(workspace: Path) -> Views:
-    """The workspace's views, read-only, with relative Parquet paths resolved."""
-    db = workspace / WORKSPACE_DB
-    if not db.is_file():
+def check_workspace(workspace: Path) -> None:
+    """A clear error before any work when the folder is not a provisioned workspace."""
+    if not (workspace / WORKSPACE_DB).is_file():
         raise InputError(
             f"no {WORKSPACE_DB} in the workspace folder",
             where=str(workspace),
             fix="give the folder of a provisioned workspace (fjdp databank provision)",
         )
-    con = duckdb.connect(str(db), read_only=True)
-    con.execute("set file_search_path = ?", [str(workspace.resolve())])
-    return backend_views(ibis.duckdb.from_connection(con))
 
 
 @contextmanager
-def spark_session_views(workspace: Path) -> Iterator[Views]:
-    """The workspace's tables in a local Spark session (``--engine spark``), read from its
-    Parquet files; the session stops when the block ends."""
-    from fjdp.analysis.engines import open_workspace, spark_views
-
-    with spark_views(open_workspace(workspace)) as (view, _collect):
-        yield view
+def workspace_views(workspace: Path, engine: Engine = Engine.DUCKDB) -> Iterator[Views]:
+    """The workspace's tables, read-only, on the analysis engines' own connections: its
+    ``workspace.duckdb``, or its Parquet files in a local Spark session. The connection
+    or session ends with the block."""
+    check_workspace(workspace)
+    ws = open_workspace(workspace)
+    if engine is Engine.SPARK:
+        with spark_views(ws) as (view, _collect):
+            yield view
+    else:
+        with duckdb_views(ws) as view:
+            yield view

@@ -9,6 +9,8 @@ links.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -25,10 +27,19 @@ from fjdp.analysis.measures.recurrence import recurrence_table
 NAME = "linkage_sensitivity"
 
 
-def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
-    """(measure, figure, value, contributors) for the headline figures of ``f``."""
+def headlines(
+    views: Views, f: Frames, tables: Mapping[str, pd.DataFrame] | None = None
+) -> list[tuple[str, str, float, int]]:
+    """(measure, figure, value, contributors) for the headline figures of ``f``.
+    ``tables``: the measures' tables already computed on ``f``, by measure name, so a
+    run that has them does not compute them again."""
+    done = tables or {}
+
+    def table(name: str, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        return done[name] if name in done else make()
+
     out: list[tuple[str, str, float, int]] = []
-    inf = infant_table(f)
+    inf = table("infants_per_10k_births", lambda: infant_table(f))
     y = inf[inf.breakdown == "year"]
     out.append(
         (
@@ -47,7 +58,7 @@ def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
             int(q.infants.sum()),
         )
     )
-    rec = recurrence_table(f)
+    rec = table("recurrent_proceedings", lambda: recurrence_table(f))
     m = rec[(rec.parent == "mother") & (rec.age_at_first == "all ages") & (rec.years == 5)]
     out.append(
         (
@@ -57,7 +68,7 @@ def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
             int(m.parents.iloc[0]),
         )
     )
-    h = health_table(views, f)
+    h = table("parents_health_before_proceedings", lambda: health_table(views, f))
     for contact in ("admission mental health", "emergency"):
         r = h[(h.group == "proceedings") & (h.contact == contact)]
         out.append(
@@ -68,7 +79,7 @@ def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
                 int(r.mothers.iloc[0]),
             )
         )
-    p = pathways_table(f)
+    p = table("childrens_pathways", lambda: pathways_table(f))
     r = p[p.section == f"returned within {RETURN_YEARS} years"]
     n = int(r.children.sum())
     out.append(
@@ -82,8 +93,13 @@ def headlines(views: Views, f: Frames) -> list[tuple[str, str, float, int]]:
     return out
 
 
-def linkage_sensitivity(views: Views, accepted: Frames, possible: Frames) -> MeasureResult:
-    a, b = headlines(views, accepted), headlines(views, possible)
+def linkage_sensitivity(
+    views: Views,
+    accepted: Frames,
+    possible: Frames,
+    accepted_tables: Mapping[str, pd.DataFrame] | None = None,
+) -> MeasureResult:
+    a, b = headlines(views, accepted, accepted_tables), headlines(views, possible)
     t = pd.DataFrame(
         [
             {
