@@ -61,6 +61,7 @@ class Action(StrEnum):
     # The portal (control plane)
     LOGIN = "login"
     LOGIN_FAILED = "login.failed"
+    LOGIN_LOCKED = "login.locked"  # too many failed logins: the account or address is locked out
     OTP_VERIFIED = "otp.verified"
     OTP_FAILED = "otp.failed"
     OTP_DEVICE = "otp.device"
