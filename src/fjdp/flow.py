@@ -12,21 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from fjdp.databank.catalogue import Version
 from fjdp.databank.load import load
 from fjdp.databank.quality import quality_report
 from fjdp.databank.reference import import_reference
 from fjdp.keys import ZoneKeys, init_zone, open_zone
 from fjdp.linkage.config import LinkageConfig
+from fjdp.linkage.fields import alf
 from fjdp.linkage.run import LinkRun, link_dataset, load_spine
 from fjdp.provider.split import SplitResult, split_extract
 from fjdp.specs import load_spec
 from fjdp.transfer.receive import Received, receive
 from fjdp.types import LinkStatus, Zone
-from fjdp.workspace.provision import Provisioned, provision
-from fjdp.workspace.scope import Scope, scope_path
+from fjdp.workspace.scope import Scope
 
 # Where each shipped spec's extract lives in a synthetic world.
 WORLD_EXTRACTS: dict[str, str] = {
@@ -157,27 +155,28 @@ def demo_scope(end_date: dt.date) -> Scope:
     )
 
 
-@dataclass(frozen=True)
-class Banked:
-    versions: list[Version]
-    workspace: Provisioned
-
-
-def bank_all(
-    zones: Zones, world: Path, root: Path, actor: str, say: Callable[[str], None]
-) -> Banked:
-    """The databank loads every extract, imports the deprivation lookup and provisions
-    the demo project's workspace under ``root/workspaces``."""
+def bank_all(zones: Zones, world: Path, actor: str, say: Callable[[str], None]) -> list[Version]:
+    """The databank loads every extract and imports the deprivation lookup; workspaces
+    are provisioned once a project is approved (the demo's, through the portal)."""
     say("databank: loading File 2 + File 3 into dataset versions")
     versions, _waiting = load(zones.databank, actor=actor, say=say)
     quality_report(zones.databank.path)
     import_reference(
         zones.databank, "lsoa_deprivation", world / "deprivation" / "lsoa.parquet", actor=actor
     )
-    scope = demo_scope(dt.date.today() + dt.timedelta(days=365))
-    path = scope_path(zones.databank.path, scope.project)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(scope.model_dump(mode="json"), sort_keys=False))
-    say(f"databank: provisioning the workspace of {scope.project}")
-    ws = provision(zones.databank, scope, root / "workspaces", actor=actor, say=say)
-    return Banked(versions, ws)
+    return versions
+
+
+def linked_alfs(ttp: Path) -> set[str]:
+    """The raw ALF of every spine person the TTP linked a record to, derived with the
+    TTP's key: the values the final leak scans look for in the databank and in what a
+    researcher sees (nowhere else is a raw ALF on disk unsealed)."""
+    import pyarrow.parquet as pq
+
+    key = open_zone(ttp, Zone.TTP).hmac_key
+    if key is None:  # pragma: no cover - a TTP zone always has one
+        return set()
+    pids: set[str] = set()
+    for links in sorted((ttp / "linkage").glob("*/links.parquet")):
+        pids.update(p for p in pq.read_table(links, columns=["pid"]).column(0).to_pylist() if p)
+    return {alf(key, p) for p in pids}

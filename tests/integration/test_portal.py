@@ -4,10 +4,12 @@ provisioned workspace, safe people, two-factor login, CSRF, expiry and the audit
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
@@ -63,11 +65,13 @@ def test_the_whole_lifecycle(bank: Path, tmp_path: Path) -> None:
                     "deaths.deaths.link_status",
                     "court_public.cases.*",
                 ],
+                link_statuses=["DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT", "PROB_POSSIBLE"],
             ),
         )
         assert r.status_code == 302, r.content.decode()[:2000]
         project = Project.objects.get()
         assert project.state == "draft"
+        assert "PROB_POSSIBLE" in lead.get(f"/projects/{project.pid}/").content.decode()
         assert lead.post(f"/projects/{project.pid}/submit/").status_code == 302
         project.refresh_from_db()
         assert project.state == "submitted"
@@ -109,6 +113,13 @@ def test_the_whole_lifecycle(bank: Path, tmp_path: Path) -> None:
         assert project.state == "active" and project.provisioned
         scope_file = bank / "scopes" / f"{project.pid}.yaml"
         assert scope_file.exists()
+        # the workspace holds the link statuses the application asked for, no others
+        assert yaml.safe_load(scope_file.read_text())["link_statuses"] == [
+            "DET_DEMOG",
+            "DET_STRONG_ID",
+            "PROB_ACCEPT",
+            "PROB_POSSIBLE",
+        ]
         ws = workspaces / project.pid
         assert (ws / "data" / "deaths" / "deaths.parquet").exists()
         assert (ws / "data" / "court_public" / "cases.parquet").exists()
@@ -144,6 +155,23 @@ def test_the_whole_lifecycle(bank: Path, tmp_path: Path) -> None:
         assert expected in actions
     # the databank's own log recorded the provisioning and revocation too
     assert verify_log(bank / "audit" / "log.jsonl").ok
+
+
+def test_an_application_names_at_least_one_link_status() -> None:
+    people = standard_people()
+    lead = verified_client(people["lead"])
+    r = lead.post(
+        "/projects/new/",
+        application_post([people["lead"]], ["deaths.deaths.date_of_death"], link_statuses=[]),
+    )
+    assert r.status_code == 200 and "This field is required" in r.content.decode()
+    assert not Project.objects.exists()
+    form = lead.get("/projects/new/").content.decode()
+    boxes = re.findall(r'<input type="checkbox" name="link_statuses"[^>]*>', form)
+    ticked = {re.search(r'value="(\w+)"', b)[1] for b in boxes if " checked" in b}  # type: ignore[index]
+    assert len(boxes) == 6
+    # the statuses an analysis includes are offered ticked; the others are not
+    assert ticked == {"DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT"}
 
 
 def test_an_expired_project_vanishes_from_the_workspace_list() -> None:

@@ -91,7 +91,7 @@ def standard_people() -> dict[str, User]:
     }
 
 
-def application_post(researchers: list[User], columns: list[str], **over: str) -> dict[str, Any]:
+def application_post(researchers: list[User], columns: list[str], **over: Any) -> dict[str, Any]:
     end = dt.date.today() + dt.timedelta(days=180)
     data: dict[str, Any] = {
         "title": "Pathways after care proceedings",
@@ -104,6 +104,7 @@ def application_post(researchers: list[User], columns: list[str], **over: str) -
         "end_date": end.isoformat(),
         "researchers": [u.pk for u in researchers],
         "columns": columns,
+        "link_statuses": ["DET_DEMOG", "DET_STRONG_ID", "PROB_ACCEPT"],
     }
     data.update(over)
     return data

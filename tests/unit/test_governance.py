@@ -298,6 +298,22 @@ def test_scope_of_an_approved_project() -> None:
     assert scope.reference == ("lsoa_deprivation",)
 
 
+def test_scope_holds_the_approved_link_statuses() -> None:
+    from dataclasses import replace
+
+    from fjdp.types import LinkStatus as L
+
+    app = active()
+    assert app.approved is not None
+    assert build_scope(app).link_statuses == tuple(sorted(L.default_included()))
+    wider = frozenset({*L.default_included(), L.PROB_POSSIBLE, L.UNMATCHED})
+    approved = replace(app.approved, request=replace(app.approved.request, link_statuses=wider))
+    assert set(build_scope(replace(app, approved=approved)).link_statuses) == wider
+    # the working copy of an amendment does not widen what the workspace holds
+    asked = replace(app, request=replace(app.request, link_statuses=wider))
+    assert build_scope(asked).link_statuses == tuple(sorted(L.default_included()))
+
+
 def test_no_scope_before_approval() -> None:
     with pytest.raises(GovernanceError, match="no approved scope"):
         build_scope(draft())

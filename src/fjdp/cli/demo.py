@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,14 +15,16 @@ from fjdp.cli._common import console, print_world
 from fjdp.cli._zone import actor
 from fjdp.cli.measures import measures_table
 from fjdp.cli.synth import ForceOpt, PeopleOpt, ProgressOpt, SeedOpt
-from fjdp.errors import OutputError
-from fjdp.flow import Banked, Delivery, Linked, bank_all, ingest_world, link_all
+from fjdp.errors import IntegrityError, OutputError
+from fjdp.flow import Delivery, Linked, bank_all, demo_scope, ingest_world, link_all
 from fjdp.settings import DEFAULT_DEMO_DIR, DEFAULT_DEMO_PEOPLE, DEFAULT_SEED, DEMO_LAYOUT
 from fjdp.synth import WorldConfig, build_world
 from fjdp.types import LinkStatus
 
 if TYPE_CHECKING:
-    from fjdp.portal.demo import DemoRelease
+    from fjdp.check.sweep import CheckLine
+    from fjdp.databank.catalogue import Version
+    from fjdp.portal.demo import DemoProject, DemoRelease
 
 _WHAT = {
     "world": "the synthetic sources, one folder each, and truth/",
@@ -72,12 +76,11 @@ def linkage_table(linked: list[Linked]) -> Table:
     return table
 
 
-def bank_table(banked: Banked) -> Table:
-    ws = banked.workspace
+def bank_table(versions: list[Version], ws: DemoProject) -> Table:
     table = Table(title=f"Databank versions and the workspace of {ws.project}")
     for col in ("dataset", "version", "rows loaded", "rows in workspace"):
         table.add_column(col, justify="left" if col == "dataset" else "right")
-    for v in banked.versions:
+    for v in versions:
         in_ws = sum(n for k, n in ws.rows.items() if k.split(".")[0] == v.dataset)
         table.add_row(v.dataset, str(v.version), f"{sum(v.rows.values()):,}", f"{in_ws:,}")
     return table
@@ -91,6 +94,46 @@ def release_table(r: DemoRelease) -> Table:
         table.add_row(name, status)
     for name in r.left_out:
         table.add_row(f"[dim]{name}[/dim]", "[dim]left out: counts under 10[/dim]")
+    return table
+
+
+def final_checks(
+    out: Path, project: str, released: DemoRelease, say: Callable[[str], None]
+) -> list[CheckLine]:
+    """What an auditor checks after the flow: each zone's audit chain, the portal's (with
+    the zone logs collected into it), and leak scans of the databank and of everything
+    the researcher sees or takes away."""
+    from fjdp.check.sweep import CheckLine, audit_chains, leak_scans  # DuckDB: when run
+    from fjdp.flow import linked_alfs
+
+    lines = audit_chains({z: out / z for z in ("provider", "ttp", "databank")})
+    lines += [
+        CheckLine(f"audit chain: {name}" + ("" if name == "portal" else " (in the portal)"), ok, d)
+        for name, ok, d in released.chains
+    ]
+    lines += leak_scans(
+        world=out / "world",
+        raw_alfs=linked_alfs(out / "ttp"),
+        databank=out / "databank",
+        researcher_folders=[
+            out / "workspaces" / project,
+            out / "analysis" / project,
+            out / "releases",
+            out / "portal" / "outputs",
+        ],
+        say=say,
+    )
+    return lines
+
+
+def checks_table(lines: list[CheckLine]) -> Table:
+    table = Table(title="Final checks")
+    for col in ("check", "result", "detail"):
+        table.add_column(col)
+    for c in lines:
+        table.add_row(
+            c.check, "[green]ok[/green]" if c.ok else "[bold red]FAILED[/bold red]", c.detail
+        )
     return table
 
 
@@ -124,9 +167,12 @@ def demo(
 
     Builds the world, creates the provider, TTP and databank zones, splits every source,
     links each File 1 at the TTP and sends File 3, loads every dataset at the databank,
-    provisions a demo project's workspace, computes the family-justice measures in it,
-    requests their release in the portal where two demo checkers approve it, and writes
-    the release bundle; says where everything is and which demo accounts exist."""
+    takes a demo project through the portal's approval path (application, two panel
+    members, each dataset's custodian) to its provisioned workspace, computes the
+    family-justice measures in it, requests their release where two demo checkers
+    approve it, writes the release bundle, then verifies every audit chain and scans the
+    databank and the researcher's folders for leaks; says where everything is and which
+    demo accounts exist."""
     prepare_layout(out, force=force)
     summary = build_world(
         WorldConfig(people=people, seed=seed), out / "world", force=True, progress=progress
@@ -144,28 +190,46 @@ def demo(
     console.print(ingest_table(deliveries))
     console.print("[bold]Linkage[/bold]: the TTP links each File 1 to the spine and sends File 3")
     console.print(linkage_table(link_all(zones, out / "world", actor(), say)))
+    console.print("[bold]Databank[/bold]: load every dataset as a version (ALF_E)")
+    versions = bank_all(zones, out / "world", actor(), say)
+    scope = demo_scope(dt.date.today() + dt.timedelta(days=365))
     console.print(
-        "[bold]Databank[/bold]: load versions (ALF_E), provision the demo project's"
-        " workspace (ALF_PE)"
+        f"[bold]Governance[/bold]: {scope.project} through the portal's approval path, "
+        "then its workspace (ALF_PE)"
     )
-    banked = bank_all(zones, out / "world", out, actor(), say)
-    console.print(bank_table(banked))
-    project = banked.workspace.project
+    from fjdp.portal.demo import (  # Django: only when run
+        DEMO_PASSWORD,
+        govern_and_provision,
+        release_measures,
+    )
+
+    governed = govern_and_provision(out, scope)
+    for step in governed.steps:
+        console.print(f"  {step}", highlight=False)
+    console.print(bank_table(versions, governed))
+    project = governed.project
     console.print(
         f"[bold]Analysis[/bold]: the family-justice measures in the workspace of {project}"
     )
     results = out / "analysis" / project / "measures"
     from fjdp.analysis.measures import run_measures  # Ibis, plotting: only when run
 
-    written = run_measures(out / "workspaces" / project, results)
+    written = run_measures(governed.workspace, results)
     console.print(measures_table(written, results))
     console.print(
         "[bold]Outputs[/bold]: an output request of the measures, two checkers, a release"
     )
-    from fjdp.portal.demo import DEMO_PASSWORD, release_measures  # Django: only when run
-
     released = release_measures(out, project, results)
     console.print(release_table(released))
+    console.print("[bold]Checks[/bold]: every audit chain, and a leak scan of what researchers see")
+    checked = final_checks(out, project, released, say)
+    console.print(checks_table(checked))
+    failed = [c for c in checked if not c.ok]
+    if failed:
+        raise IntegrityError(
+            f"{len(failed)} final check(s) failed: {failed[0].check}: {failed[0].detail}",
+            fix="this is a defect of fjdp: keep the demo folder and report it",
+        )
     tree = Tree(f"[bold]{out.resolve()}")
     for name in DEMO_LAYOUT:
         filled = any((out / name).iterdir())
@@ -175,10 +239,10 @@ def demo(
     console.print(f"Release bundle: {released.bundle}", soft_wrap=True, highlight=False)
     console.print(
         f"Demo portal accounts (password {DEMO_PASSWORD!r}, demo only; second factors in "
-        f"{released.accounts_file}):",
+        f"{governed.accounts_file}):",
         soft_wrap=True,
         highlight=False,
     )
-    for name, roles in released.accounts:
+    for name, roles in governed.accounts:
         console.print(f"  {name}: {roles}", highlight=False)
     console.print(f"Open the portal: make serve PORTAL_DIR={out / 'portal'}", soft_wrap=True)

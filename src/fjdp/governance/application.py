@@ -4,9 +4,11 @@ it is in its lifecycle, and the decisions of its current review round."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
+
+from fjdp.types import LinkStatus
 
 
 class State(StrEnum):
@@ -72,11 +74,14 @@ class DatasetRequest:
 
 @dataclass(frozen=True)
 class Request:
-    """What data the team asks for (safe data): datasets, tables, columns, dates."""
+    """What data the team asks for (safe data): datasets, tables, columns, dates, and
+    the link statuses whose records the workspace may hold (by default the statuses an
+    analysis includes; a study of linkage bias asks for the others too)."""
 
     datasets: tuple[DatasetRequest, ...] = ()
     date_start: dt.date | None = None
     date_end: dt.date | None = None
+    link_statuses: frozenset[LinkStatus] = field(default_factory=LinkStatus.default_included)
 
     @property
     def dataset_names(self) -> frozenset[str]:

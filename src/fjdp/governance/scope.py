@@ -16,7 +16,8 @@ def build_scope(
     reference: tuple[str, ...] = ("lsoa_deprivation",),
 ) -> Scope:
     """The scope of what the last completed review approved: its datasets, tables,
-    columns, date window and end date, never the working copy of an amendment."""
+    columns, link statuses, date window and end date, never the working copy of an
+    amendment. ``link_statuses`` overrides the approved ones (tests only)."""
     if app.approved is None or app.state not in (State.APPROVED, State.ACTIVE):
         raise GovernanceError(
             f"project {app.project} is {app.state.label} and has no approved scope to provision"
@@ -38,8 +39,8 @@ def build_scope(
         },
         "reference": list(reference),
     }
-    if link_statuses is not None:
-        data["link_statuses"] = [s.value for s in link_statuses]
+    chosen = req.link_statuses if link_statuses is None else link_statuses
+    data["link_statuses"] = sorted(s.value for s in chosen)
     if req.date_start is not None and req.date_end is not None:
         data["date_window"] = {"start": req.date_start, "end": req.date_end}
     return Scope.model_validate(data)

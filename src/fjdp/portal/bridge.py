@@ -29,6 +29,7 @@ from fjdp.portal.models import (
     today,
 )
 from fjdp.specs import all_specs
+from fjdp.types import LinkStatus
 
 
 @cache
@@ -55,7 +56,15 @@ def _request_from_json(data: dict[str, Any]) -> Request:
         ),
         dt.date.fromisoformat(data["date_start"]) if data.get("date_start") else None,
         dt.date.fromisoformat(data["date_end"]) if data.get("date_end") else None,
+        link_statuses(data.get("link_statuses")),
     )
+
+
+def link_statuses(values: Iterable[str] | None) -> frozenset[LinkStatus]:
+    """Stored link statuses; none stored (an application from before they were asked
+    for) means the statuses an analysis includes by default."""
+    chosen = frozenset(LinkStatus(v) for v in values or ())
+    return chosen or LinkStatus.default_included()
 
 
 def request_to_json(req: Request) -> dict[str, Any]:
@@ -76,6 +85,7 @@ def request_to_json(req: Request) -> dict[str, Any]:
         ],
         "date_start": req.date_start.isoformat() if req.date_start else None,
         "date_end": req.date_end.isoformat() if req.date_end else None,
+        "link_statuses": sorted(s.value for s in req.link_statuses),
     }
 
 
@@ -117,6 +127,7 @@ def working_request(project: Project) -> Request:
         ),
         project.date_start,
         project.date_end,
+        link_statuses(project.link_statuses),
     )
 
 

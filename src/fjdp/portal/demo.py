@@ -1,15 +1,19 @@
-"""The demo's last stage: the measures go through an output request to a release.
+"""The demo's governance stages, in the portal at ``demo/portal``.
 
-In ``demo/portal`` the demo creates its accounts (a lead who is also the researcher, and
-two output checkers), records the demo project (provisioned by the flow at the databank,
-outside the portal, so it enters the portal already active), takes every measure's
-release candidates (the protected table, the plot drawn from it and the verdict that
-``fjdp.analysis.measures`` wrote under ``release/``) into the project's outputs folder,
-requests them, has both checkers approve every file, and writes the bundle to
-``demo/releases``.
+:func:`govern_and_provision` (after the databank has loaded every dataset) creates the
+demo accounts, one for each role a partnership needs, and takes the demo project along
+the approval path as people would in the portal: the lead applies for the demo scope,
+two panel members approve, each dataset's custodian approves their own dataset, and
+the data manager provisions the workspace.
+
+:func:`release_measures` (after the measures have run in that workspace) takes every
+measure's release candidates (the protected table, the plot drawn from it and the
+verdict that ``fjdp.analysis.measures`` wrote under ``release/``) into the project's
+outputs folder, requests them, has both checkers approve every file, and writes the
+bundle to ``demo/releases``.
 
 Django is configured once per process and the demo's portal is its own database, so
-:func:`release_measures` runs :func:`_run` in a child process.
+each stage runs in a child process.
 """
 
 from __future__ import annotations
@@ -18,15 +22,35 @@ import datetime as dt
 import json
 import multiprocessing
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from fjdp.portal.config import SECRET_FILE, SQLITE_FILE, PortalConfig
+from fjdp.workspace.scope import Scope
+
+T = TypeVar("T")
 
 # Printed by the demo: these accounts exist only in the disposable demo portal.
 DEMO_PASSWORD = "fjdp demo passphrase 2026"  # noqa: S105
 RESEARCHER = "demo-researcher"
+PANEL = ("demo-panel-1", "demo-panel-2")
 CHECKERS = ("demo-checker-1", "demo-checker-2")
+DATA_MANAGER = "demo-data-manager"
+AUDITOR = "demo-auditor"
 ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    project: str
+    workspace: Path
+    rows: dict[str, int]  # dataset.table -> rows in the workspace
+    steps: tuple[str, ...]  # the approval path as it happened, one line a step
+    accounts: tuple[tuple[str, str], ...]  # (username, roles)
+    accounts_file: Path
 
 
 @dataclass(frozen=True)
@@ -35,15 +59,59 @@ class DemoRelease:
     bundle: Path
     files: tuple[tuple[str, str], ...]  # (name, automatic status)
     left_out: tuple[str, ...]  # plots whose table had counts under the threshold
-    accounts: tuple[tuple[str, str], ...]  # (username, roles)
-    accounts_file: Path
+    # The portal's own audit chain and each zone log collected into it for the auditor:
+    # (name, ok, events or what is wrong).
+    chains: tuple[tuple[str, bool, str], ...]
+
+
+def _in_child(fn: Callable[..., T], *args: object) -> T:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def govern_and_provision(out: Path, scope: Scope) -> DemoProject:
+    """The approval path of the demo project for ``scope``, ending in its workspace
+    under ``out/workspaces`` (in a child process; see the module doc)."""
+    return _in_child(_govern, out, scope)
 
 
 def release_measures(out: Path, project: str, measures: Path) -> DemoRelease:
-    """Run the demo's request-review-release in a child process (see module doc)."""
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_run, out, project, measures).result()
+    """The demo's request-review-release, in a child process (see the module doc)."""
+    return _in_child(_release, out, project, measures)
+
+
+def _config(out: Path) -> PortalConfig:
+    portal_dir = out / "portal"
+    return PortalConfig(
+        portal_dir=portal_dir,
+        secret_key=(portal_dir / SECRET_FILE).read_text().strip(),
+        databank=out / "databank",
+        workspaces=out / "workspaces",
+        analysis=out / "analysis",
+        releases=out / "releases",
+    )
+
+
+def _first_word(org: str) -> str:
+    return "".join(ch for ch in org.split()[0].lower() if ch.isalnum())
+
+
+def _accounts(scope: Scope) -> dict[str, tuple[list[str], str]]:
+    """Username -> (roles, organisation): one account per role, one custodian for each
+    organisation whose datasets the demo project asks for."""
+    from fjdp.governance import Role
+    from fjdp.portal.bridge import custodians
+
+    orgs = sorted({custodians()[d] for d in scope.datasets})
+    return {
+        RESEARCHER: ([Role.PROJECT_LEAD.value, Role.RESEARCHER.value], "demo university"),
+        **{p: ([Role.PANEL_MEMBER.value], "access panel") for p in PANEL},
+        **{f"demo-custodian-{_first_word(org)}": ([Role.CUSTODIAN.value], org) for org in orgs},
+        DATA_MANAGER: ([Role.DATA_MANAGER.value], "databank"),
+        **{c: ([Role.OUTPUT_CHECKER.value], "databank") for c in CHECKERS},
+        AUDITOR: ([Role.AUDITOR.value], "audit office"),
+    }
 
 
 def _protect(measures: Path, folder: Path) -> list[tuple[Path, str, tuple[str, ...], str]]:
@@ -72,12 +140,11 @@ def _protect(measures: Path, folder: Path) -> list[tuple[Path, str, tuple[str, .
     return picked
 
 
-def _run(out: Path, project_id: str, measures: Path) -> DemoRelease:
-    from fjdp.portal.commands import ensure_secret, migrate
-    from fjdp.portal.config import SQLITE_FILE, PortalConfig
+def _fresh_portal(out: Path) -> PortalConfig:
+    """A new portal database for a new demo: no accounts, projects or stored outputs."""
+    from fjdp.portal.commands import ensure_secret
 
     portal_dir = out / "portal"
-    # The demo's portal is rebuilt with the demo: a new database, no stored outputs.
     for stale in (portal_dir / SQLITE_FILE, portal_dir / "outputs"):
         if stale.is_dir():
             for p in stale.rglob("*"):
@@ -88,108 +155,109 @@ def _run(out: Path, project_id: str, measures: Path) -> DemoRelease:
     for old in (out / "releases").glob("release-*.zip"):
         old.unlink()
     ensure_secret(portal_dir)
-    cfg = PortalConfig(
-        portal_dir=portal_dir,
-        secret_key=(portal_dir / "secret_key").read_text().strip(),
-        databank=out / "databank",
-        workspaces=out / "workspaces",
-        analysis=out / "analysis",
-        releases=out / "releases",
-    )
+    return _config(out)
+
+
+def _govern(out: Path, scope: Scope) -> DemoProject:
+    from fjdp.portal.commands import migrate
+
+    cfg = _fresh_portal(out)
     migrate(cfg)
 
-    from django.db import transaction
-
-    from fjdp.audit import Action
-    from fjdp.governance import Role
-    from fjdp.portal.actions import (
-        add_totp_device,
-        create_request,
-        create_user,
-        take_request,
-        vote_file,
-    )
-    from fjdp.portal.audit import record_event
-    from fjdp.portal.models import Project, ProjectResearcher, today
-    from fjdp.portal.outputs import Check, FileIn, releases_root
+    from fjdp.governance import PanelOutcome
+    from fjdp.portal import actions
+    from fjdp.portal.bridge import custodians
+    from fjdp.portal.models import User, today
 
     day = today()
-    roles = {
-        RESEARCHER: [Role.PROJECT_LEAD.value, Role.RESEARCHER.value],
-        **{c: [Role.OUTPUT_CHECKER.value] for c in CHECKERS},
-    }
-    users = {}
+    steps: list[str] = []
     uris = []
-    for name, rs in roles.items():
-        users[name] = create_user(
+    for name, (roles, org) in _accounts(scope).items():
+        user = actions.create_user(
             name,
             DEMO_PASSWORD,
             by="fjdp demo",
-            roles=rs,
+            roles=roles,
+            organisation=org,
             trained_on=day - dt.timedelta(days=30),
             expires_on=day + dt.timedelta(days=365),
             agreement_signed_on=day - dt.timedelta(days=30),
         )
-        device = add_totp_device(users[name], by="fjdp demo")
-        uris.append(f"{name}\t{', '.join(rs)}\t{device.config_url}")
-    accounts_file = portal_dir / ACCOUNTS_FILE
+        device = actions.add_totp_device(user, by="fjdp demo")
+        uris.append(f"{name}\t{', '.join(roles)}\t{device.config_url}")
+    accounts_file = cfg.portal_dir / ACCOUNTS_FILE
     accounts_file.write_text(
         "# Demo accounts (password: " + DEMO_PASSWORD + "); add each otpauth URI to an "
         "authenticator app for the second factor.\n" + "\n".join(uris) + "\n"
     )
+    users = {u.username: u for u in User.objects.all()}
 
-    meta = json.loads((out / "workspaces" / project_id / "workspace.json").read_text())
-    scope = meta["scope"]
-    request = {
-        "datasets": [
-            {
-                "name": d,
-                "tables": [
-                    {"name": t, "columns": s["columns"], "date_column": s.get("date_column")}
-                    for t, s in sorted(tables.items())
-                ],
-            }
-            for d, tables in sorted(scope["datasets"].items())
-        ],
-        "date_start": None,
-        "date_end": None,
-    }
-    end = dt.date.fromisoformat(scope["end_date"])
-    with transaction.atomic():
-        project = Project(
-            pid=project_id,
-            title=scope.get("title") or project_id,
-            lay_summary="How children and families move through family proceedings (demo).",
-            purpose="The family-justice measures on a synthetic world.",
-            public_benefit="Shows the whole flow, from split-file ingest to a checked release.",
-            expected_outputs="The measures' tables and plots, checked before release.",
-            lead=users[RESEARCHER],
-            end_date=end,
-            state="active",
-            round=1,
-            provisioned=True,
-            approved={
-                "researchers": [RESEARCHER],
-                "request": request,
-                "end_date": end.isoformat(),
-                "conditions": [],
-            },
+    lead = users[RESEARCHER]
+    project = actions.create_project(
+        lead,
+        {
+            "title": scope.title or scope.project,
+            "lay_summary": "How children and families move through family proceedings (demo).",
+            "purpose": "The family-justice measures on a synthetic world.",
+            "public_benefit": "Shows the whole flow, from split-file ingest to a checked release.",
+            "expected_outputs": "The measures' tables and plots, checked before release.",
+            "date_start": None,
+            "date_end": None,
+            "link_statuses": sorted(s.value for s in scope.link_statuses),
+            "end_date": scope.end_date,
+        },
+        [lead],
+        {
+            d: {t: {"columns": "*", "date_column": None} for t in tables}
+            for d, tables in scope.datasets.items()
+        },
+        pid=scope.project,
+    )
+    steps.append(f"{RESEARCHER} applies for {project.pid} ({len(scope.datasets)} datasets)")
+    actions.submit(project, lead)
+    for member in PANEL:
+        project.refresh_from_db()
+        actions.panel_decide(
+            project,
+            users[member],
+            PanelOutcome.APPROVE,
+            "Proportionate: synthetic data, aggregate outputs checked before release.",
         )
-        project.save()
-        ProjectResearcher(project=project, user=users[RESEARCHER]).save()
-        record_event(
-            Action.PROJECT_CREATE,
-            project_id,
-            actor="fjdp demo",
-            role="system",
-            details={
-                "title": project.title,
-                "researchers": [RESEARCHER],
-                "note": "the demo project, provisioned by the demo flow at the databank",
-                "versions": meta["versions"],
-            },
-        )
+        steps.append(f"{member} approves for the panel")
+    owners = custodians()
+    for dataset in sorted(scope.datasets):
+        custodian = next(u for u in users.values() if u.organisation == owners[dataset])
+        project.refresh_from_db()
+        actions.custodian_decide(project, custodian, dataset, True, "Within the data agreement.")
+        steps.append(f"{custodian.username} approves {dataset}")
+    project.refresh_from_db()
+    actions.provision(project, users[DATA_MANAGER])
+    steps.append(f"{DATA_MANAGER} provisions the workspace")
+    workspace = out / "workspaces" / project.pid
+    meta = json.loads((workspace / "workspace.json").read_text())
+    return DemoProject(
+        project=project.pid,
+        workspace=workspace,
+        rows={k: int(v) for k, v in meta["rows"].items()},
+        steps=tuple(steps),
+        accounts=tuple((n, ", ".join(rs)) for n, (rs, _org) in _accounts(scope).items()),
+        accounts_file=accounts_file,
+    )
 
+
+def _release(out: Path, project_id: str, measures: Path) -> DemoRelease:
+    from fjdp.portal.config import setup
+
+    setup(_config(out))
+
+    from fjdp.governance import Role
+    from fjdp.portal.actions import create_request, take_request, vote_file
+    from fjdp.portal.audit import collect_zone, verify_collected, verify_portal
+    from fjdp.portal.models import Project, User
+    from fjdp.portal.outputs import Check, FileIn, releases_root
+
+    project = Project.objects.get(pid=project_id)
+    researcher = User.objects.get(username=RESEARCHER)
     folder = out / "analysis" / project_id / "release-request"
     picked = _protect(measures, folder)
     left_out = tuple(
@@ -197,7 +265,7 @@ def _run(out: Path, project_id: str, measures: Path) -> DemoRelease:
     )
     rec = create_request(
         project,
-        users[RESEARCHER],
+        researcher,
         "The family-justice measures of the demo project on the whole synthetic population "
         f"({len(picked)} files). Counts are of children, mothers, parents or applications as "
         "each table says; no model, so no degrees of freedom; the first release of this "
@@ -206,15 +274,22 @@ def _run(out: Path, project_id: str, measures: Path) -> DemoRelease:
         submit=True,
     )
     for c in CHECKERS:
-        take_request(rec, users[c])
+        checker = User.objects.get(username=c)
+        take_request(rec, checker)
         for p, _s, _r, _w in picked:
-            vote_file(rec, users[c], p.name, "approve", "")
+            vote_file(rec, checker, p.name, "approve", "")
     rec.refresh_from_db()
+    # The auditor's timeline holds every zone's log beside the portal's own events.
+    for zone in ("provider", "ttp", "databank"):
+        collect_zone(out / zone, actor=AUDITOR, role=Role.AUDITOR.value)
+    chains = {"portal": verify_portal(), **verify_collected()}
     return DemoRelease(
         request=rec.rid,
         bundle=releases_root() / rec.bundle,
         files=tuple((p.name, status) for p, status, _r, _w in picked),
         left_out=left_out,
-        accounts=tuple((n, ", ".join(rs)) for n, rs in roles.items()),
-        accounts_file=accounts_file,
+        chains=tuple(
+            (name, v.ok, f"{v.events:,} events" if v.ok else f"broken at {v.first_bad_seq}")
+            for name, v in chains.items()
+        ),
     )

@@ -15,11 +15,22 @@ from fjdp.errors import GovernanceError
 from fjdp.governance import PanelOutcome, Role, check_can_be_named
 from fjdp.portal.datasets import column_choices
 from fjdp.portal.models import ROLE_CHOICES, Project, User, today
+from fjdp.types import LinkStatus
 
 
 def researchers_queryset() -> Any:
     ids = [u.pk for u in User.objects.filter(is_active=True) if u.has_role(Role.RESEARCHER)]
     return User.objects.filter(pk__in=ids).order_by("username")
+
+
+LINK_STATUS_CHOICES = [
+    (LinkStatus.DET_STRONG_ID.value, "DET_STRONG_ID: NHS number, date of birth and sex agree"),
+    (LinkStatus.DET_DEMOG.value, "DET_DEMOG: names, date of birth, sex and a postcode agree"),
+    (LinkStatus.PROB_ACCEPT.value, "PROB_ACCEPT: probabilistic match, probability >= 0.90"),
+    (LinkStatus.PROB_POSSIBLE.value, "PROB_POSSIBLE: probabilistic match, 0.50 to 0.90"),
+    (LinkStatus.UNMATCHED.value, "UNMATCHED: no spine person matched"),
+    (LinkStatus.MULTIPLE.value, "MULTIPLE: two spine people matched about equally well"),
+]
 
 
 class DateInput(forms.DateInput):
@@ -37,6 +48,14 @@ class ProjectForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         label="Datasets and columns",
         help_text="Ask only for what the project needs (safe data).",
+    )
+    link_statuses = forms.MultipleChoiceField(
+        choices=LINK_STATUS_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        initial=sorted(s.value for s in LinkStatus.default_included()),
+        label="Link statuses",
+        help_text="Records whose people linked to the population spine this way. The first "
+        "three are the linked records; ask for the others only to study linkage bias.",
     )
 
     class Meta:

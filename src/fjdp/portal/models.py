@@ -99,6 +99,9 @@ class Project(models.Model):
     lead = models.ForeignKey(User, on_delete=models.PROTECT, related_name="led_projects")
     date_start = models.DateField(null=True, blank=True)
     date_end = models.DateField(null=True, blank=True)
+    # Link-status values; empty (applications made before they were asked for) means
+    # the statuses an analysis includes by default.
+    link_statuses = models.JSONField(default=list, blank=True)
     end_date = models.DateField()
     state = models.CharField(max_length=32, choices=STATE_CHOICES, default=State.DRAFT.value)
     round = models.PositiveIntegerField(default=0)

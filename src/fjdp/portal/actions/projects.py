@@ -61,8 +61,12 @@ PROJECT_FIELDS = (
     "expected_outputs",
     "date_start",
     "date_end",
+    "link_statuses",
     "end_date",
 )
+# Fields a caller may leave out: the statuses an analysis includes by default, or, on an
+# edit, what the application asks for already.
+OPTIONAL_FIELDS = frozenset({"link_statuses"})
 
 TablesByDataset = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -108,10 +112,14 @@ def create_project(
     fields: Mapping[str, Any],
     researchers: Iterable[User],
     datasets: TablesByDataset,
+    *,
+    pid: str | None = None,
 ) -> Project:
+    """A draft application; ``pid`` names it (the demo's project), else the next P0001."""
     check_can_lead(lead.person(), today())
     with transaction.atomic():
-        project = Project(pid=_next_pid(), lead=lead, **{k: fields[k] for k in PROJECT_FIELDS})
+        given = {k: fields[k] for k in PROJECT_FIELDS if k in fields or k not in OPTIONAL_FIELDS}
+        project = Project(pid=pid or _next_pid(), lead=lead, **given)
         project.save()
         _write_team(project, researchers)
         _write_datasets(project, datasets)
@@ -135,7 +143,8 @@ def edit_project(
     check_can_edit(by.person(), application(project))
     with transaction.atomic():
         for k in PROJECT_FIELDS:
-            setattr(project, k, fields[k])
+            if k in fields or k not in OPTIONAL_FIELDS:
+                setattr(project, k, fields[k])
         project.save()
         _write_team(project, researchers)
         _write_datasets(project, datasets)
@@ -169,6 +178,7 @@ def _restore_working_copy(project: Project, app: Application) -> None:
             },
         )
     project.date_start, project.date_end = req.date_start, req.date_end
+    project.link_statuses = sorted(s.value for s in req.link_statuses)
     project.end_date = app.end_date
 
 

@@ -22,7 +22,7 @@ from fjdp.governance import (
     check_can_lead,
 )
 from fjdp.portal import actions
-from fjdp.portal.bridge import application, custodians
+from fjdp.portal.bridge import application, custodians, link_statuses
 from fjdp.portal.datasets import choices_from_tables, tables_from_choices
 from fjdp.portal.forms import (
     CloseForm,
@@ -75,6 +75,7 @@ def project_edit(request: HttpRequest, pid: str) -> HttpResponse:
     initial = {
         "researchers": [n.user for n in project.named.select_related("user")],
         "columns": choices_from_tables({d.dataset: d.tables for d in project.datasets.all()}),
+        "link_statuses": sorted(s.value for s in link_statuses(project.link_statuses)),
     }
     form = ProjectForm(request.POST or None, instance=project, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -103,6 +104,7 @@ def project_detail(request: HttpRequest, pid: str) -> HttpResponse:
         "app": app,
         "named": project.named.select_related("user"),
         "datasets": project.datasets.all(),
+        "link_statuses": sorted(s.value for s in app.request.link_statuses),
         "panel_decisions": project.panel_decisions.select_related("member").order_by("-at"),
         "custodian_decisions": project.custodian_decisions.select_related("custodian").order_by(
             "-at"
