@@ -457,7 +457,7 @@ def _direction(e: Entry) -> str:
     if e.action == Action.SEND.value:
         return f"{e.zone} → {_text(e.details.get('recipient_zone')) or _RECIPIENT.get(kind, '?')}"
     if e.action in (Action.RECEIVE.value, Action.REFUSE.value):
-        return f"{_SENDER.get(kind, '?')} → {e.zone}"
+        return f"{_SENDER[kind]} → {e.zone}" if kind in _SENDER else f"→ {e.zone}"
     return {
         Action.QUARANTINE.value: f"held back at the {e.zone}",
         Action.LOAD.value: f"into the {e.zone}",

@@ -96,11 +96,9 @@ class Section:
 
 
 def is_alert(row: Any) -> bool:
-    """Whether a row of any section is an alert (a total counts the alerts it adds up)."""
-    alert = getattr(row, "alert", None)
-    if alert is not None:
-        return bool(alert)
-    return bool(getattr(row, "alerts", 0))
+    """Whether a row of any section is an alert. A total is not one: the alerts it
+    counts are already rows of the section it adds up."""
+    return bool(getattr(row, "alert", False))
 
 
 def _section(key: str, title: str, about: str, kind: type, rows: Iterable[Any]) -> Section:
