@@ -213,13 +213,13 @@ def failed_logins(
     for e in seen:
         ip = _text(e.details.get("ip"))
         keys = [("account", e.object)] + ([("address", ip)] if ip else [])
-        if e.action == Action.LOGIN_FAILED.value:
+        if e.action == Action.LOGIN_FAILED:
             for k in keys:
                 fails[k].append(e.at)
-        elif e.action == Action.LOGIN_LOCKED.value:
+        elif e.action == Action.LOGIN_LOCKED:
             for k in keys:
                 locks[k] += 1
-        elif e.action == Action.LOGIN.value:
+        elif e.action == Action.LOGIN:
             for k in keys:
                 logins[k].append(e.at)
     rows = []
@@ -338,14 +338,14 @@ def second_factor(
         verified: Entry | None = None
         ends: list[Entry | None] = [*events, None]
         for ev in ends:
-            if ev is None or ev.action in (Action.LOGIN.value, Action.LOGOUT.value):
+            if ev is None or ev.action in (Action.LOGIN, Action.LOGOUT):
                 if session is not None and (verified is None or failed):
                     rows.append(_session_row(account, session, failed, verified, limits))
-                session = ev if ev is not None and ev.action == Action.LOGIN.value else None
+                session = ev if ev is not None and ev.action == Action.LOGIN else None
                 failed, verified = 0, None
             elif session is None or verified is not None:
                 continue  # a code outside a session we saw begin, or after it was verified
-            elif ev.action == Action.OTP_FAILED.value:
+            elif ev.action == Action.OTP_FAILED:
                 failed += 1
             else:
                 verified = ev
@@ -438,15 +438,15 @@ def _context(entries: Sequence[Entry]) -> _Context:
     requester: dict[str, str] = {}
     extract_dataset: dict[str, str] = {}
     for e in entries:
-        if e.action == Action.OUTPUT_REQUEST.value:
+        if e.action == Action.OUTPUT_REQUEST:
             request_project.setdefault(e.object, _text(e.details.get("project")))
             requester.setdefault(e.object, e.actor)
-        elif e.action == Action.OUTPUT_RELEASE.value and e.details.get("project"):
+        elif e.action == Action.OUTPUT_RELEASE and e.details.get("project"):
             request_project.setdefault(e.object, _text(e.details["project"]))
         if e.details.get("dataset") and e.action in (
-            Action.SPLIT.value,
-            Action.RECEIVE.value,
-            Action.LINK.value,
+            Action.SPLIT,
+            Action.RECEIVE,
+            Action.LINK,
         ):
             extract_dataset.setdefault(e.object, _text(e.details["dataset"]))
     return _Context(request_project, requester, extract_dataset, frozenset(e.zone for e in entries))
@@ -454,18 +454,19 @@ def _context(entries: Sequence[Entry]) -> _Context:
 
 def _direction(e: Entry) -> str:
     kind = _text(e.details.get("kind"))
-    if e.action == Action.SEND.value:
+    if e.action == Action.SEND:
         return f"{e.zone} → {_text(e.details.get('recipient_zone')) or _RECIPIENT.get(kind, '?')}"
-    if e.action in (Action.RECEIVE.value, Action.REFUSE.value):
+    if e.action in (Action.RECEIVE, Action.REFUSE):
         return f"{_SENDER[kind]} → {e.zone}" if kind in _SENDER else f"→ {e.zone}"
-    return {
-        Action.QUARANTINE.value: f"held back at the {e.zone}",
-        Action.LOAD.value: f"into the {e.zone}",
-        Action.PROVISION.value: "databank → workspace",
-        Action.REVOKE.value: "workspace removed",
-        Action.OUTPUT_RELEASE.value: "workspace → release",
-        Action.OUTPUT_DOWNLOAD.value: "release → researcher",
-    }.get(e.action, "")
+    where: dict[str, str] = {
+        Action.QUARANTINE: f"held back at the {e.zone}",
+        Action.LOAD: f"into the {e.zone}",
+        Action.PROVISION: "databank → workspace",
+        Action.REVOKE: "workspace removed",
+        Action.OUTPUT_RELEASE: "workspace → release",
+        Action.OUTPUT_DOWNLOAD: "release → researcher",
+    }
+    return where.get(e.action, "")
 
 
 def _receipts(entries: Sequence[Entry]) -> dict[tuple[str, str], list[Entry]]:
@@ -488,7 +489,7 @@ def data_movements(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
     for e in _of(entries, *_MOVES):
         kind = _text(e.details.get("kind"))
         alert, why = False, ""
-        if e.action == Action.SEND.value:
+        if e.action == Action.SEND:
             key = (e.object, kind)
             nth = sends[key]
             sends[key] += 1
@@ -504,20 +505,20 @@ def data_movements(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
                         f"sent {sent} rows but the {recipient} received "
                         f"{_rows_of(got[nth].details)}"
                     )
-        elif e.action == Action.REFUSE.value:
+        elif e.action == Action.REFUSE:
             alert, why = True, f"refused: {_text(e.details.get('reason'))}"
-        elif e.action == Action.QUARANTINE.value:
+        elif e.action == Action.QUARANTINE:
             why = "rows that failed validation, kept out of the files sent"
         if e.at not in period:
             continue
         project = ""
         output = e.action.startswith("output.")
-        if e.action in (Action.PROVISION.value, Action.REVOKE.value):
+        if e.action in (Action.PROVISION, Action.REVOKE):
             project = e.object
         elif output:
             project = ctx.request_project.get(e.object, _text(e.details.get("project")))
         dataset = _text(e.details.get("dataset")) or ctx.extract_dataset.get(e.object, "")
-        if e.action == Action.LOAD.value and not dataset:
+        if e.action == Action.LOAD and not dataset:
             dataset = e.object.split(" ")[0]
         rows.append(
             DataMovement(
@@ -634,7 +635,7 @@ _PROJECT_ACTIONS = frozenset(
 def _windows(entries: Iterable[Entry]) -> dict[str, _Window]:
     out: dict[str, _Window] = defaultdict(_Window)
     for e in entries:
-        if e.action == Action.REVOKE.value:
+        if e.action == Action.REVOKE:
             w = out[e.object]
             if w.ended_at is None:
                 w.ended_at, w.ended_by = e.at, "revoked"
@@ -645,11 +646,11 @@ def _windows(entries: Iterable[Entry]) -> dict[str, _Window]:
         if e.zone == PORTAL:
             w.in_portal = True
         d = e.details
-        if e.action in (Action.PROJECT_CREATE.value, Action.PROJECT_EDIT.value) or (
-            e.action == Action.PROJECT_SUBMIT.value
+        if e.action in (Action.PROJECT_CREATE, Action.PROJECT_EDIT) or (
+            e.action == Action.PROJECT_SUBMIT
         ):
             w.submitted_end = _date(d.get("end_date")) or w.submitted_end
-        if e.action == Action.PROVISION.value and d.get("end_date"):
+        if e.action == Action.PROVISION and d.get("end_date"):
             # A zone's provisioning records its scope's end date: the approved one.
             w.scope_end = _date(d["end_date"])
         went = _text(d.get("to"))
@@ -659,11 +660,11 @@ def _windows(entries: Iterable[Entry]) -> dict[str, _Window]:
             w.approved_at = w.approved_at or e.at
             w.approved_end = w.submitted_end
         if w.ended_at is None:
-            if e.action == Action.PROJECT_EXPIRE.value:
+            if e.action == Action.PROJECT_EXPIRE:
                 w.ended_at, w.ended_by = e.at, "expired"
-            elif e.action == Action.PROJECT_CLOSE.value:
+            elif e.action == Action.PROJECT_CLOSE:
                 w.ended_at, w.ended_by = e.at, "closed"
-            elif e.action == Action.PROJECT_WITHDRAW.value and went == "closed":
+            elif e.action == Action.PROJECT_WITHDRAW and went == "closed":
                 w.ended_at, w.ended_by = e.at, "withdrawn"
     return out
 
@@ -724,7 +725,7 @@ def outside_window(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
     for e in _of(entries, *_WINDOWED):
         if e.at not in period:
             continue
-        pid = e.object if e.action == Action.PROVISION.value else ctx.request_project.get(e.object)
+        pid = e.object if e.action == Action.PROVISION else ctx.request_project.get(e.object)
         if not pid:
             continue
         w = windows.get(pid) or _Window()
@@ -792,13 +793,13 @@ def _teams(entries: Iterable[Entry]) -> dict[str, _Team]:
     teams: dict[str, _Team] = defaultdict(_Team)
     for e in entries:
         if e.zone != PORTAL or e.action not in (
-            Action.PROJECT_CREATE.value,
-            Action.PROJECT_EDIT.value,
-            Action.PROJECT_SUBMIT.value,
+            Action.PROJECT_CREATE,
+            Action.PROJECT_EDIT,
+            Action.PROJECT_SUBMIT,
         ):
             continue
         team = teams[e.object]
-        if e.action == Action.PROJECT_CREATE.value and e.record.role == Role.PROJECT_LEAD.value:
+        if e.action == Action.PROJECT_CREATE and e.record.role == Role.PROJECT_LEAD.value:
             team.lead = e.actor
             team.named.setdefault(e.actor, e.at)
         researchers = e.details.get("researchers")
@@ -850,12 +851,13 @@ def role_conflicts(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
 
     deciders: dict[tuple[str, str], dict[str, Entry]] = defaultdict(dict)
     checkers: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    checked_by: dict[str, set[str]] = defaultdict(set)  # every round of a request
     for e in entries:
         if e.zone != PORTAL:
             continue
         a = e.action
-        if a in (Action.PANEL_DECISION.value, Action.CUSTODIAN_DECISION.value):
-            as_ = "panel member" if a == Action.PANEL_DECISION.value else "custodian"
+        if a in (Action.PANEL_DECISION, Action.CUSTODIAN_DECISION):
+            as_ = "panel member" if a == Action.PANEL_DECISION else "custodian"
             on = _on_team(teams[e.object], e.actor, e.at)
             if on:
                 add(e, e.actor, f"decided on own project as {as_}", e.object, on)
@@ -870,7 +872,7 @@ def role_conflicts(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
                     f"{e.actor} decided on round {rnd} both as panel member and as custodian; "
                     "the approvals must come from different people",
                 )
-            elif before is not None and a == Action.PANEL_DECISION.value:
+            elif before is not None and a == Action.PANEL_DECISION:
                 add(
                     e,
                     e.actor,
@@ -879,11 +881,11 @@ def role_conflicts(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
                     f"{e.actor} recorded two panel decisions in round {rnd}",
                 )
             deciders[(e.object, rnd)].setdefault(e.actor, e)
-        elif a == Action.PROVISION.value:
+        elif a == Action.PROVISION:
             on = _on_team(teams[e.object], e.actor, e.at)
             if on:
                 add(e, e.actor, "provisioned own project", e.object, on)
-        elif a in (Action.OUTPUT_TAKE.value, Action.OUTPUT_VOTE.value):
+        elif a in (Action.OUTPUT_TAKE, Action.OUTPUT_VOTE):
             pid = ctx.request_project.get(e.object, "")
             if ctx.requester.get(e.object) == e.actor:
                 add(e, e.actor, "checked own request", pid, f"{e.actor} made request {e.object}")
@@ -891,7 +893,7 @@ def role_conflicts(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
                 on = _on_team(teams[pid], e.actor, e.at) if pid else None
                 if on:
                     add(e, e.actor, "checked own project's output", pid, on)
-            if a == Action.OUTPUT_TAKE.value:
+            if a == Action.OUTPUT_TAKE:
                 rnd = _text(e.details.get("round"))
                 taken = checkers[(e.object, rnd)]
                 if any(t.actor == e.actor for t in taken):
@@ -904,10 +906,10 @@ def role_conflicts(entries: Sequence[Entry], period: Period = ALL_TIME) -> list[
                         "come from two people",
                     )
                 taken.append(e)
-        elif a == Action.OUTPUT_DOWNLOAD.value:
+                checked_by[e.object].add(e.actor)
+        elif a == Action.OUTPUT_DOWNLOAD:
             pid = ctx.request_project.get(e.object, "")
-            took = [t for (rid, _r), ts in checkers.items() if rid == e.object for t in ts]
-            if any(t.actor == e.actor for t in took):
+            if e.actor in checked_by[e.object]:
                 add(
                     e,
                     e.actor,

@@ -316,8 +316,8 @@ def report_html(report: Report) -> str:
     ]
     for s in report.sections:
         parts.append(
-            f'<li><a href="#{e(s.key)}">{e(s.title)}</a>: {len(s.rows):,} rows '
-            f"{badge(s.alerts)}</li>"
+            f'<li><a href="#{e(s.key)}">{e(s.title)}</a>: {len(s.rows):,} '
+            f"row{'' if len(s.rows) == 1 else 's'} {badge(s.alerts)}</li>"
         )
     parts.append("</ul>")
     for s in report.sections:
