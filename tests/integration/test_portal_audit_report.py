@@ -155,3 +155,30 @@ def test_the_period_and_the_whole_report_as_html(trail: dict[str, Any]) -> None:
     assert body.startswith("<!doctype html>") and "<script" not in body
     assert "approver twice" in body
     assert AuditEntry.objects.filter(action="audit.export", object="report.html").exists()
+
+
+def test_fjdp_audit_report_reads_the_portal_and_counts_a_collected_zone_once(
+    trail: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``fjdp audit report --portal DIR`` with the databank's folder too: the provisioning
+    read from the folder and from the portal's collected copy is one movement. (Django is
+    already set up for the tests, so the command reads the test database; the folder
+    needs only its secret key and database file to be accepted.)"""
+    from fjdp.cli.app import main
+
+    portal = tmp_path / "portal"
+    portal.mkdir()
+    (portal / "secret_key").write_text("a test key\n")
+    (portal / "portal.sqlite3").touch()
+    out = tmp_path / "report"
+    argv = ["audit", "report", str(tmp_path / "databank"), "--portal", str(portal)]
+    assert main([*argv, "--out", str(out), "--fail-on-alert"]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("3 alerts")
+    with open(out / "logs.csv", newline="") as f:
+        assert [r["log"] for r in csv.DictReader(f)] == [
+            "databank",
+            "portal",
+            "databank (collected)",
+        ]
+    with open(out / "data-movements.csv", newline="") as f:
+        assert sorted(r["action"] for r in csv.DictReader(f)) == ["output.release", "provision"]
