@@ -67,6 +67,10 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", f"{P}/custodian/deaths/"): {**SIGNED_IN, "*": 403},  # not yet at custodians
     ("GET", "/workspaces/"): {**SIGNED_IN, "lead": 200, "res": 200, "*": 403},
     ("GET", "/audit/"): {**SIGNED_IN, "aud": 200, "*": 403},
+    ("GET", "/audit/report/"): {**SIGNED_IN, "aud": 200, "*": 403},
+    ("GET", "/audit/report/report.html"): {**SIGNED_IN, "aud": 200, "*": 403},
+    ("GET", "/audit/report/role-conflicts.csv"): {**SIGNED_IN, "aud": 200, "*": 403},
+    ("GET", "/audit/report/nothing.csv"): {**SIGNED_IN, "aud": 404, "*": 403},
     ("GET", "/admin/"): {**SIGNED_IN, "*": 302},  # no one here is staff: admin login
     ("POST", f"{P}/submit/"): {
         **SIGNED_IN,
@@ -150,6 +154,7 @@ def test_every_url_is_in_the_matrix() -> None:
     covered = {
         "dashboard", "register", "catalogue", "dataset", "login", "projects", "project_new",
         "project", "project_edit", "project_panel", "project_custodian", "workspaces", "audit",
+        "audit_report", "audit_report_html", "audit_report_csv",
         "project_submit", "project_provision", "project_close", "project_amend",
         # output requests: test_output_matrix below
         "output_new", "outputs", "output_request", "output_submit", "output_withdraw",

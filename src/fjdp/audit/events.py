@@ -78,6 +78,7 @@ class Action(StrEnum):
     PROJECT_EXPIRE = "project.expire"
     PROJECT_CLOSE = "project.close"
     ZONE_COLLECT = "zone.collect"
+    AUDIT_EXPORT = "audit.export"  # an auditor took a copy of the audit report
     # Output requests, their review and release
     OUTPUT_REQUEST = "output.request"
     OUTPUT_SUBMIT = "output.submit"

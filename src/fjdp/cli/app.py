@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         os.environ.update(env)
     try:
         try:
-            app(
+            code = app(
                 args=list(argv) if argv is not None else None,
                 prog_name="fjdp",
                 standalone_mode=False,
@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 f"[red]error:[/red] {text}{where}; see --help", highlight=False, soft_wrap=True
             )
             return int(getattr(exc, "exit_code", 2))
-        return 0
+        # Outside standalone mode Click returns the code of a command's typer.Exit
+        # (``fjdp check leaks`` on a finding, ``fjdp audit report --fail-on-alert``).
+        return code if isinstance(code, int) else 0
     finally:
         if old_env is not None:
             os.environ.clear()

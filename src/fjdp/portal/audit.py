@@ -12,8 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from fjdp.audit import Action, AuditEvent, AuditRecord, Verification, format_time, verify_chain
+from fjdp.audit.analytics import Entry, entries_of, merge
 from fjdp.audit.events import GENESIS
 from fjdp.audit.log import AuditLog, verify_log
+from fjdp.audit.report import LogSource, log_source
 from fjdp.errors import IntegrityError
 from fjdp.portal.models import AuditEntry, ZoneRecord
 from fjdp.types import Zone
@@ -83,6 +85,22 @@ def verify_collected() -> dict[str, Verification]:
         recs = ZoneRecord.objects.filter(source=source).order_by("seq").iterator()
         out[source] = verify_chain(_record(r) for r in recs)
     return out
+
+
+def report_logs() -> tuple[list[Entry], list[LogSource]]:
+    """The portal's events and every collected zone's, each log with its chain's state,
+    for :func:`fjdp.audit.report.build_report`."""
+    records = list(portal_records())
+    logs = [entries_of("portal", records)]
+    sources = [log_source("portal", logs[0], verify_chain(records))]
+    # order_by() first: the model's ordering (source, seq) would make every row distinct
+    names = ZoneRecord.objects.order_by().values_list("source", flat=True).distinct()
+    for source in sorted(names):
+        recs = [_record(r) for r in ZoneRecord.objects.filter(source=source).order_by("seq")]
+        entries = entries_of(source, recs)
+        logs.append(entries)
+        sources.append(log_source(f"{source} (collected)", entries, verify_chain(recs)))
+    return merge(*logs), sources
 
 
 def collect_zone(zone_dir: Path, *, actor: str, role: str) -> int:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from fjdp.audit import Verification
+from fjdp.audit.analytics import Entry
+from fjdp.audit.report import LogSource
 from fjdp.errors import GovernanceError, InputError, OutputError, UsageError
 from fjdp.portal.config import SECRET_FILE, PortalConfig, setup
 
@@ -131,6 +133,24 @@ def verify(cfg: PortalConfig) -> dict[str, Verification]:
     from fjdp.portal.audit import verify_collected, verify_portal
 
     return {"portal": verify_portal(), **verify_collected()}
+
+
+def report_logs(cfg: PortalConfig) -> tuple[list[Entry], list[LogSource]]:
+    """The portal's records and every collected zone's, for ``fjdp audit report``:
+    (entries, logs) as :func:`fjdp.portal.audit.report_logs` gives them."""
+    from fjdp.portal.config import SQLITE_FILE
+
+    database = cfg.portal_dir / SQLITE_FILE
+    if cfg.database_url is None and not database.is_file():
+        raise InputError(
+            "the portal has no database",
+            where=str(database),
+            fix="give the portal folder (e.g. demo/portal) or run `fjdp portal init` first",
+        )
+    setup(cfg)
+    from fjdp.portal.audit import report_logs as read
+
+    return read()
 
 
 def serve(cfg: PortalConfig, port: int) -> None:

@@ -192,6 +192,19 @@ class AuditFilterForm(forms.Form):
     date_to = forms.DateField(required=False, widget=DateInput(), label="To")
 
 
+class ReportPeriodForm(forms.Form):
+    """The days an audit report covers; the end day is included."""
+
+    since = forms.DateField(required=False, widget=DateInput(), label="From")
+    until = forms.DateField(required=False, widget=DateInput(), label="To")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            raise ValidationError("the end day comes before the first day")
+        return data
+
+
 class UserAdminForm(forms.ModelForm):
     """Roles as boxes to tick in the admin; the model refuses incompatible ones."""
 

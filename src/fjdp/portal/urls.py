@@ -51,6 +51,9 @@ urlpatterns = [
     path("outputs/<str:rid>/release/", outputs.output_release, name="output_release"),
     path("workspaces/", dashboard.workspaces, name="workspaces"),
     path("audit/", audit.audit, name="audit"),
+    path("audit/report/", audit.audit_report, name="audit_report"),
+    path("audit/report/report.html", audit.audit_report_html, name="audit_report_html"),
+    path("audit/report/<slug:key>.csv", audit.audit_report_csv, name="audit_report_csv"),
     path("admin/", admin.site.urls),
     # The portal's own stylesheet, served by Django so `fjdp portal serve` needs nothing
     # else; a deployment puts a web server (and `collectstatic`) in front instead.
