@@ -62,6 +62,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 AUDITOR = "demo-auditor"
+EXTRACT = "court_public-"  # the audit shot follows one extract of this dataset
 VIEWPORT = {"width": 1200, "height": 860}
 COPIED = ("portal", "databank", "workspaces", "analysis", "releases")
 ZONES = ("provider", "ttp", "databank")
@@ -197,7 +198,7 @@ def main() -> None:
     shots = [
         Shot("portal-request.png", RESEARCHER, f"/outputs/{rid}/", "h1:has-text('Output request')"),
         Shot("portal-review.png", CHECKERS[0], f"/outputs/{rid}/review/", "h1:has-text('Review')"),
-        Shot("portal-audit.png", "auditor", "/audit/?object=court_public-", "h1:has-text('Audit trail')"),
+        Shot("portal-audit.png", "auditor", f"/audit/?object={EXTRACT}", "h1:has-text('Audit')"),
     ]
     from playwright.sync_api import sync_playwright
 
