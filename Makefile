@@ -8,15 +8,17 @@ PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2
 VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed-stamp
-CHECK_PATHS := src tests benchmarks
+CHECK_PATHS := src tests benchmarks docs/figures
 
 # Extra arguments, e.g. `make demo DEMO_ARGS="--people 50000 --force"`.
 # The demo folder is disposable and git-ignored: `make demo` rebuilds it each time.
 DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
+# The demo folder `make figures` photographs the portal of.
+FIGURES_DEMO ?= demo
 
-.PHONY: help venv demo serve test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
+.PHONY: help venv demo serve figures test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -38,6 +40,8 @@ help: ## list the targets
 	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
 	@echo "  make bench-analysis  time and memory of each family-justice measure on a 3.2M-person workspace"
 	@echo "  make bench-disclosure  disclosure checks of a 10M-row crosstab and a 50x20 table, against ACRO"
+	@echo "  make figures      redraw docs/img: the flow picture, and portal screenshots of demo/"
+	@echo "                   (needs make demo and Debian's chromium; FIGURES_DEMO=...)"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev and spark extras."
@@ -65,6 +69,11 @@ PORTAL_PORT ?= 8000
 serve: venv
 	@test -f $(PORTAL_DIR)/secret_key || $(VENV)/bin/fjdp portal init --dir $(PORTAL_DIR)
 	$(VENV)/bin/fjdp portal serve --dir $(PORTAL_DIR) --port $(PORTAL_PORT)
+
+# The README's pictures. Not run by the tests: the screenshots need a built demo and Chromium.
+figures: venv
+	$(PY) docs/figures/flow.py
+	$(PY) docs/figures/portal_screenshots.py --demo $(FIGURES_DEMO)
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
