@@ -23,6 +23,7 @@ DEMO_LAYOUT: tuple[str, ...] = (
     "analysis",
     "portal",
     "releases",
+    "audit-report",
 )
 
 

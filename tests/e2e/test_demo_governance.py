@@ -3,6 +3,7 @@ existed, and the demo ends by checking every audit chain and scanning for leaks.
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -46,6 +47,18 @@ def test_the_auditor_sees_every_zone_log_in_the_portal(demo: Path) -> None:
     with sqlite3.connect(demo / "portal" / "portal.sqlite3") as con:
         sources = {s for (s,) in con.execute("select distinct source from portal_zonerecord")}
     assert sources == {"provider", "ttp", "databank"}
+    # the demo's own audit report: every log read, intact, and nothing to alert on
+    report = demo / "audit-report"
+    assert (report / "report.html").stat().st_size > 10_000
+    logs = (report / "logs.csv").read_text()
+    for source in ("portal", "provider (collected)", "ttp (collected)", "databank (collected)"):
+        assert source in logs
+    for section in report.glob("*.csv"):
+        with section.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert all(r.get("alert", "no") == "no" for r in rows), (section.name, rows[:3])
+        if section.stem == "data-movements":
+            assert any(r["action"] == "provision" and r["object"] == PROJECT_ID for r in rows)
 
 
 def test_the_final_leak_scan_would_find_a_raw_alf(demo: Path, tmp_path: Path) -> None:

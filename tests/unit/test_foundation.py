@@ -231,6 +231,7 @@ def test_demo_layout_is_the_stable_set_of_folders() -> None:
         "analysis",
         "portal",
         "releases",
+        "audit-report",
     )
 
 

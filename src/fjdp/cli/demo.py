@@ -35,6 +35,7 @@ _WHAT = {
     "analysis": "each project's results inside the research environment (tables, plots, pages)",
     "portal": "the governance portal: database, demo accounts, copies of requested outputs",
     "releases": "released output bundles",
+    "audit-report": "the auditor's report of the whole run (report.html and a CSV a section)",
 }
 
 
@@ -111,6 +112,15 @@ def final_checks(
         CheckLine(f"audit chain: {name}" + ("" if name == "portal" else " (in the portal)"), ok, d)
         for name, ok, d in released.chains
     ]
+    lines.append(
+        CheckLine(
+            "audit report: alerts",
+            not released.alerts,
+            "none"
+            if not released.alerts
+            else f"{len(released.alerts)}: {'; '.join(released.alerts[:3])}",
+        )
+    )
     lines += leak_scans(
         world=out / "world",
         raw_alfs=linked_alfs(out / "ttp"),
@@ -237,6 +247,7 @@ def demo(
         tree.add(f"{name}/  {_WHAT[name]}{mark}")
     console.print(tree)
     console.print(f"Release bundle: {released.bundle}", soft_wrap=True, highlight=False)
+    console.print(f"Audit report: {released.audit_report}", soft_wrap=True, highlight=False)
     console.print(
         f"Demo portal accounts (password {DEMO_PASSWORD!r}, demo only; second factors in "
         f"{governed.accounts_file}):",

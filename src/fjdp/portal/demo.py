@@ -62,6 +62,8 @@ class DemoRelease:
     # The portal's own audit chain and each zone log collected into it for the auditor:
     # (name, ok, events or what is wrong).
     chains: tuple[tuple[str, bool, str], ...]
+    audit_report: Path  # the auditor's report of the whole run (HTML, with its CSVs)
+    alerts: tuple[str, ...]  # "section: why" of each alert in it
 
 
 def _in_child(fn: Callable[..., T], *args: object) -> T:
@@ -283,6 +285,13 @@ def _release(out: Path, project_id: str, measures: Path) -> DemoRelease:
     for zone in ("provider", "ttp", "databank"):
         collect_zone(out / zone, actor=AUDITOR, role=Role.AUDITOR.value)
     chains = {"portal": verify_portal(), **verify_collected()}
+    from fjdp.audit.analytics import merge
+    from fjdp.audit.report import build_report, is_alert, write_report
+    from fjdp.portal.audit import report_logs
+
+    entries, sources = report_logs()
+    report = build_report(merge(entries), sources)
+    written = write_report(report, out / "audit-report")
     return DemoRelease(
         request=rec.rid,
         bundle=releases_root() / rec.bundle,
@@ -291,5 +300,12 @@ def _release(out: Path, project_id: str, measures: Path) -> DemoRelease:
         chains=tuple(
             (name, v.ok, f"{v.events:,} events" if v.ok else f"broken at {v.first_bad_seq}")
             for name, v in chains.items()
+        ),
+        audit_report=written[0],
+        alerts=tuple(
+            f"{s.title}: {getattr(row, 'why', '')}"
+            for s in report.sections
+            for row in s.rows
+            if is_alert(row)
         ),
     )
