@@ -8,6 +8,7 @@ else that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -96,3 +97,47 @@ EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
     for cls in (UsageError, InputError, OutputError, RefusedError, IntegrityError, GovernanceError)
 }
+
+
+# What the operating system can refuse that the person running fjdp can put right: the
+# disk is full, the account may not write there, the file system is read-only. Libraries
+# report these in their own exception types (DuckDB's IOException, Arrow's), often with
+# only the system's text, so both the errno and that text are recognised.
+_SYSTEM_REFUSALS: tuple[tuple[frozenset[int], str, str, str], ...] = (
+    (
+        frozenset({errno.ENOSPC, errno.EDQUOT}),
+        "No space left on device",
+        "no space left on the device",
+        "free space on that disk (or use a folder on another one) and run the command "
+        "again; what this step had written was not kept",
+    ),
+    (
+        frozenset({errno.EACCES, errno.EPERM}),
+        "Permission denied",
+        "permission denied",
+        "run the command as the zone's service account, or give that account access to "
+        "the folder; what this step had written was not kept",
+    ),
+    (
+        frozenset({errno.EROFS}),
+        "Read-only file system",
+        "the file system is read-only",
+        "use a writable folder and run the command again",
+    ),
+)
+
+
+def from_system_error(exc: BaseException) -> OutputError | None:
+    """The :class:`OutputError` a full disk, a denied permission or a read-only file
+    system becomes, or None for anything else (a bug keeps its traceback)."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    text = str(exc)
+    for codes, marker, what, fix in _SYSTEM_REFUSALS:
+        if code in codes or marker in text:
+            where = getattr(exc, "filename", None)
+            if where is None:
+                # DuckDB and Arrow name the file in their text: keep its first line.
+                detail = text.strip().splitlines()[0] if text.strip() else ""
+                return OutputError(f"{what}: {detail}" if detail else what, fix=fix)
+            return OutputError(what, where=str(where), fix=fix)
+    return None

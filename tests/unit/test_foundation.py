@@ -238,3 +238,24 @@ def test_demo_layout_is_the_stable_set_of_folders() -> None:
 def test_a_bad_seed_in_the_environment_is_a_user_error() -> None:
     with pytest.raises(UsageError, match="FJDP_SEED must be a whole number"):
         Settings.from_env({"FJDP_SEED": "twelve"})
+
+
+def test_a_full_disk_or_a_denied_permission_becomes_a_one_line_output_error() -> None:
+    import errno as e
+
+    from fjdp.errors import OutputError, from_system_error
+
+    full = from_system_error(OSError(e.ENOSPC, "No space left on device", "/data/x.parquet"))
+    assert isinstance(full, OutputError)
+    assert full.message().startswith("no space left on the device (/data/x.parquet); free")
+    denied = from_system_error(PermissionError(e.EACCES, "Permission denied", "/zone/datasets"))
+    assert denied is not None and "permission denied (/zone/datasets)" in denied.message()
+    # DuckDB says it in its own exception type, naming the file in its text
+    duck = from_system_error(
+        RuntimeError('IO Error: Could not write file "/w/a.duckdb": No space left on device')
+    )
+    assert duck is not None and '"/w/a.duckdb"' in duck.message()
+    assert "\n" not in duck.message()
+    # anything else is a bug and keeps its traceback
+    assert from_system_error(OSError(e.ENOENT, "No such file or directory", "/x")) is None
+    assert from_system_error(ValueError("bad")) is None

@@ -27,7 +27,7 @@ from fjdp.cli import synth as synth_cmd
 from fjdp.cli import ttp as ttp_cmd
 from fjdp.cli import zone as zone_cmd
 from fjdp.cli._common import err_console
-from fjdp.errors import UserError
+from fjdp.errors import UserError, from_system_error
 
 app = typer.Typer(
     name="fjdp",
@@ -101,6 +101,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 f"[red]error:[/red] {text}{where}; see --help", highlight=False, soft_wrap=True
             )
             return int(getattr(exc, "exit_code", 2))
+        except Exception as exc:
+            # A full disk or a denied permission, from Python, Arrow or DuckDB (whose
+            # IOException is no OSError); anything else is a bug and keeps its traceback.
+            refusal = from_system_error(exc)
+            if refusal is None:
+                raise
+            err_console.print(
+                f"[red]error:[/red] {refusal.message()}", highlight=False, soft_wrap=True
+            )
+            return refusal.exit_code
         # Outside standalone mode Click returns the code of a command's typer.Exit
         # (``fjdp check leaks`` on a finding, ``fjdp audit report --fail-on-alert``).
         return code if isinstance(code, int) else 0

@@ -11,6 +11,7 @@ removes.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,6 +116,8 @@ def catalogue(bank: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBP
         con = duckdb.connect()
         con.execute(_SCHEMA)
     else:
+        if not read_only and not path.exists():
+            _create(path)
         con = duckdb.connect(str(path), read_only=read_only)
         if not read_only:
             con.execute(_SCHEMA)
@@ -122,6 +125,24 @@ def catalogue(bank: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBP
         yield con
     finally:
         con.close()
+
+
+def _create(path: Path) -> None:
+    """A new, empty catalogue, created whole or not at all: built beside its place and
+    renamed into it, so a full disk or a kill never leaves a half-written database that
+    every later command would fail to open."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(_SCHEMA)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
 def _version(row: tuple[Any, ...]) -> Version:

@@ -135,6 +135,14 @@ class BankKeystore:
         write_atomic(path, secrets.token_bytes(_KEY_BYTES), private=True)
         return read_private(path), True
 
+    def discard_new_project_key(self, project: str) -> None:
+        """Remove a key created by a provisioning that then failed, with any bridge it
+        began: no workspace ever held its pseudonyms, so no tombstone is left and the
+        next provisioning starts as the first."""
+        self.project_key_path(project).unlink(missing_ok=True)
+        for bridge in self.bridges(project):
+            bridge.unlink(missing_ok=True)
+
     def destroy_project_key(self, project: str, *, reason: str) -> None:
         """Crypto-shredding: overwrite the key in place, remove it and its bridge, and
         leave a tombstone so the project id is never keyed again."""

@@ -321,6 +321,7 @@ def split_extract(
             fix="choose a folder you can write to with --out",
         ) from None
     splitter = _Splitter(spec, work, progress)
+    report_dir = zone.path / "quarantine" / extract_id
     try:
         single = len(spec.tables) == 1
         staged: dict[str, StagedTable] = {}
@@ -347,7 +348,6 @@ def split_extract(
         counts = {
             t.name: splitter.counts(t, staged[t.name], f1_by_table[t.name]) for t in spec.tables
         }
-        report_dir = zone.path / "quarantine" / extract_id
         splitter.report(report_dir)
         totals = {
             "rows_in": sum(c.rows_in for c in counts.values()),
@@ -385,7 +385,9 @@ def split_extract(
             json.dumps(per_table | totals, indent=2) + "\n"
         )
     except BaseException:
+        # The quarantine report belongs to a split that never happened: keep neither.
         shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(report_dir, ignore_errors=True)
         raise
     finally:
         splitter.close()

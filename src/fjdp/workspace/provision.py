@@ -162,6 +162,34 @@ def provision(
                 fix="import it with `fjdp databank reference`",
             )
     key, created = store.project_key(scope.project, create=True)
+    try:
+        rows = _build_and_publish(zone, scope, versions, key, workspaces, say)
+    except BaseException:
+        # A first provisioning that failed leaves no key behind: nothing was published
+        # under it, and the state is as before the attempt.
+        if created:
+            store.discard_new_project_key(scope.project)
+        raise
+    _record(zone, scope, versions, rows, created, actor)
+    return Provisioned(
+        scope.project,
+        workspace_link(workspaces, scope.project),
+        created,
+        rows,
+        {d: versions[d].version for d in scope.datasets},
+    )
+
+
+def _build_and_publish(
+    zone: ZoneKeys,
+    scope: Scope,
+    versions: dict[str, Version],
+    key: bytes,
+    workspaces: Path,
+    say: Callable[[str], None],
+) -> dict[str, int]:
+    """Build the workspace in a hidden folder and publish it with one rename."""
+    store = BankKeystore.of(zone)
     with catalogue(zone.path, read_only=True) as cat:
         bridge = store.bridge_path(scope.project, active_key_version(cat))
     workspaces.mkdir(parents=True, exist_ok=True)
@@ -206,14 +234,7 @@ def provision(
                 p.chmod(0o444)
         crash_point("provision.built")
         _publish(workspaces, scope.project, build)
-    _record(zone, scope, versions, rows, created, actor)
-    return Provisioned(
-        scope.project,
-        workspace_link(workspaces, scope.project),
-        created,
-        rows,
-        {d: versions[d].version for d in scope.datasets},
-    )
+    return rows
 
 
 def _build(
