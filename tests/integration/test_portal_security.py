@@ -42,7 +42,9 @@ TEMPLATES = Path(__file__).parents[2] / "src" / "fjdp" / "portal" / "templates" 
 
 def https_settings() -> dict[str, Any]:
     """The cookie, header and lockout settings of a portal with FJDP_PORTAL_HTTPS=1."""
-    cfg = PortalConfig(portal_dir=Path("p"), secret_key="k", databank=Path("d"), workspaces=Path("w"))
+    cfg = PortalConfig(
+        portal_dir=Path("p"), secret_key="k", databank=Path("d"), workspaces=Path("w")
+    )
     return _security(PortalConfig(**{**cfg.__dict__, "https": True}))
 
 
@@ -331,3 +333,15 @@ def test_deployment_checks_pass_with_the_https_switch() -> None:
     assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= {
         m.id for m in without
     }
+
+
+def test_the_https_switch_and_hosts_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"FJDP_PORTAL_SECRET_KEY": "k", "FJDP_PORTAL_HTTPS": "1"}
+    env["FJDP_PORTAL_HOSTS"] = "portal.example.org, tre.example.org"
+    cfg = PortalConfig.from_env(env, portal_dir=tmp_path)
+    assert cfg.https
+    assert cfg.allowed_hosts == ("127.0.0.1", "localhost", "portal.example.org", "tre.example.org")
+    plain = PortalConfig.from_env({"FJDP_PORTAL_SECRET_KEY": "k"}, portal_dir=tmp_path)
+    assert not plain.https and plain.allowed_hosts == ("127.0.0.1", "localhost")
+    sec = _security(plain)
+    assert not sec["SESSION_COOKIE_SECURE"] and sec["SECURE_HSTS_SECONDS"] == 0

@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlparse
 from fjdp.errors import InputError, UsageError
 
 DEFAULT_DIR = Path("demo") / "portal"
-SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+SECRET_FILE = "secret_key"  # noqa: S105  # nosec B105  # a file name, not a secret
 SQLITE_FILE = "portal.sqlite3"
 
 # Brute-force lockout (django-axes): after this many failed passwords from one address for

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Printed by the demo: these accounts exist only in the disposable demo portal.
-DEMO_PASSWORD = "fjdp demo passphrase 2026"  # noqa: S105
+DEMO_PASSWORD = "fjdp demo passphrase 2026"  # noqa: S105  # nosec B105  # demo portal only
 RESEARCHER = "demo-researcher"
 CHECKERS = ("demo-checker-1", "demo-checker-2")
 ACCOUNTS_FILE = "demo-accounts.txt"

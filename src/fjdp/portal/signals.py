@@ -53,7 +53,9 @@ def _refused_while_locked(request: Any) -> bool:
 
     if request is None or not getattr(request, "axes_locked_out", False):
         return False
-    return bool(getattr(request, "axes_failures_since_start", None) != get_failure_limit(request, None))
+    return bool(
+        getattr(request, "axes_failures_since_start", None) != get_failure_limit(request, None)
+    )
 
 
 def _locked_out(
