@@ -67,7 +67,7 @@ CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
 # Browser features no page of the portal uses.
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
-    "microphone=(), payment=(), usb=(), interest-cohort=()"
+    "microphone=(), payment=(), usb=()"
 )
 
 
@@ -272,6 +272,9 @@ def _security(cfg: PortalConfig) -> dict[str, Any]:
         # Guessing on while locked out starts the cool-off again.
         "AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT": True,
         "AXES_LOCKOUT_CALLABLE": "fjdp.portal.views.auth.locked_out",
+        # Not in the admin: deleting a lockout record there would lift it unaudited;
+        # `fjdp portal unlock` lifts it and writes the event.
+        "AXES_ENABLE_ADMIN": False,
         # Successful logins are already in the audit trail; no second log of them.
         "AXES_DISABLE_ACCESS_LOG": True,
         # Axes' own log lines would go to stderr of every command and test.
