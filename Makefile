@@ -8,7 +8,7 @@ PYTHON_BOOT ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2
 VENV        := .venv
 PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed-stamp
-CHECK_PATHS := src tests benchmarks docs/figures
+CHECK_PATHS := src tests benchmarks tools docs/figures
 
 # Extra arguments, e.g. `make demo DEMO_ARGS="--people 50000 --force"`.
 # The demo folder is disposable and git-ignored: `make demo` rebuilds it each time.
@@ -18,13 +18,14 @@ BENCH_ARGS  ?=
 # The demo folder `make figures` photographs the portal of.
 FIGURES_DEMO ?= demo
 
-.PHONY: help venv demo serve figures test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
+.PHONY: help venv demo serve figures test test-spark test-browser test-postgres test-all check security fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure bench-portal clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
 	@echo
 	@echo "  make demo         build the synthetic world and the demo layout in demo/ (DEMO_ARGS=...)"
-	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 (PORTAL_DIR=demo/portal)"
+	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 under waitress"
+	@echo "                   (PORTAL_DIR=demo/portal; FJDP_PORTAL_HTTPS=1 behind a TLS proxy)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
 	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
 	@echo "  make test-browser run the portal in headless Chromium (Debian's chromium; screenshots"
@@ -33,6 +34,9 @@ help: ## list the targets
 	@echo "                   the one FJDP_TEST_POSTGRES=postgresql://... names"
 	@echo "  make test-all     run every test, including slow ones, then the portal's on PostgreSQL"
 	@echo "  make check        ruff lint + format check, mypy, import contracts"
+	@echo "  make security     bandit on src/ and pip-audit on the environment; results in"
+	@echo "                   benchmarks/results/security.md (says so when pip-audit cannot reach"
+	@echo "                   its vulnerability service; PIP_AUDIT_REQUIRED=1 fails then)"
 	@echo "  make fix          ruff format and ruff check --fix"
 	@echo "  make bench-synth  time and measure the synthetic-world generator (BENCH_ARGS=...)"
 	@echo "  make bench-linkage  time, memory and accuracy of linkage at 300k and 3.2M people"
@@ -42,6 +46,8 @@ help: ## list the targets
 	@echo "  make bench-disclosure  disclosure checks of a 10M-row crosstab and a 50x20 table, against ACRO"
 	@echo "  make figures      redraw docs/img: the flow picture, and portal screenshots of demo/"
 	@echo "                   (needs make demo and Debian's chromium; FIGURES_DEMO=...)"
+	@echo "  make bench-portal  50 users signing in (password + TOTP) and reading pages at once, on"
+	@echo "                   loopback for 40 s: requests/s, p50/p95/p99 per page, server memory"
 	@echo "  make clean        remove demo/ and caches (keeps .venv)"
 	@echo
 	@echo "The first target that needs it creates .venv and installs fjdp with its dev and spark extras."
@@ -101,6 +107,9 @@ check: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+security: venv
+	$(PY) tools/security.py
+
 fix: venv
 	$(VENV)/bin/ruff format $(CHECK_PATHS)
 	$(VENV)/bin/ruff check --fix $(CHECK_PATHS)
@@ -121,6 +130,9 @@ bench-analysis: venv
 	$(PY) benchmarks/bench_analysis.py $(BENCH_ARGS)
 bench-disclosure: venv
 	$(PY) benchmarks/bench_disclosure.py $(BENCH_ARGS)
+
+bench-portal: venv
+	$(PY) benchmarks/bench_portal.py $(BENCH_ARGS)
 
 clean:
 	rm -rf demo benchmarks/work build dist src/*.egg-info

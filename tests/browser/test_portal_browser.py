@@ -171,3 +171,27 @@ def test_an_unaccredited_researcher_cannot_be_named(sign_in: SignIn, shot: Shot)
     expect(errors).to_contain_text("accreditation that lapsed")
     shot(lead, "refused")
     assert not Project.objects.exists()
+
+
+def test_five_wrong_passwords_show_the_lockout_page(
+    new_page: Callable[[], Page], shot: Shot
+) -> None:
+    """The person locked out sees a page that says what happened and what to do."""
+    from lib.portal import PASSWORD
+
+    make_user("res", Role.RESEARCHER)
+    page = new_page()
+    for attempt in range(1, 6):
+        page.goto("/accounts/login/")
+        page.fill("input[name=username]", "res")
+        page.fill("input[name=password]", f"wrong guess {attempt}")
+        page.click("button[type=submit]:has-text('Continue')")
+    expect(page.locator("h1")).to_have_text("Sign-in locked")
+    shot(page, "locked")
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", "res")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]:has-text('Continue')")
+    expect(page.locator("h1")).to_have_text("Sign-in locked")
+    expect(page.locator("main")).to_contain_text("Try again in 15 minutes")
+    expect(page.locator("main")).to_contain_text("fjdp portal unlock res")

@@ -12,7 +12,8 @@ from fjdp.cli.app import main
 def test_portal_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["portal", "--help"]) == 0
     out = capsys.readouterr().out
-    for cmd in ("init", "serve", "add-user", "totp-device", "expire", "collect", "verify"):
+    commands = ("init", "serve", "add-user", "totp-device", "unlock", "expire", "collect")
+    for cmd in (*commands, "verify"):
         assert cmd in out
 
 

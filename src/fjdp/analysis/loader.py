@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import subprocess  # nosec B404  # runs only this interpreter on fjdp's own module
 import sys
 import tempfile
 import traceback
@@ -50,7 +50,7 @@ def load_definition(
         env[SCHEMA_ENV] = str(schema)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         try:
-            proc = subprocess.run(
+            proc = subprocess.run(  # nosec B603  # fixed argv: sys.executable -I -m, no shell
                 [sys.executable, "-I", "-m", "fjdp.analysis.loader", str(path)],
                 env=env,
                 cwd=path.parent,

@@ -88,14 +88,23 @@ def portal_init(
 def portal_serve(
     folder: DirOpt = None,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
+    threads: Annotated[
+        int, typer.Option("--threads", help="Requests served at once (waitress' threads).")
+    ] = 8,
 ) -> None:
-    """Run the portal on http://127.0.0.1:PORT (Django's server; one machine, not deployment)."""
+    """Run the portal on http://127.0.0.1:PORT under waitress (a WSGI server).
+
+    With FJDP_PORTAL_HTTPS=1 it expects a TLS proxy on this host in front of it."""
     from fjdp.portal.commands import serve
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a port number", fix="use 1-65535")
-    console.print(f"Portal on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
-    serve(_config(folder), port)
+    if threads < 1:
+        raise UsageError(f"--threads {threads} is not a positive number", fix="use 1 or more")
+    cfg = _config(folder)
+    scheme = "https through the proxy in front" if cfg.https else f"http://127.0.0.1:{port}/"
+    console.print(f"Portal on {scheme} (waitress on 127.0.0.1:{port}; Ctrl-C stops it)")
+    serve(cfg, port, threads=threads)
 
 
 @app.command("add-user")
@@ -154,6 +163,26 @@ def portal_totp_device(
 
     uri = totp_device(_config(folder), username, by=actor(), name=name)
     typer.echo(uri)
+
+
+@app.command("unlock")
+def portal_unlock(
+    username: Annotated[str, typer.Argument(help="The account whose sign-in is locked.")],
+    folder: DirOpt = None,
+    ip: Annotated[
+        str | None, typer.Option("--ip", help="Lift it for this address only (default: all).")
+    ] = None,
+) -> None:
+    """Lift a lockout after too many wrong passwords (recorded in the audit trail)."""
+    from fjdp.portal.commands import unlock
+
+    cleared = unlock(_config(folder), username, by=actor(), ip=ip)
+    where = f" from {ip}" if ip else ""
+    console.print(
+        f"Sign-in for {username}{where} unlocked ({cleared} locked address record(s) cleared)."
+        if cleared
+        else f"{username} had no failed sign-ins on record{where}; nothing to lift."
+    )
 
 
 @app.command("expire")

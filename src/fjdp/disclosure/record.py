@@ -12,7 +12,7 @@ from typing import Any
 class Status(StrEnum):
     """ACRO's three verdicts: pass (releasable), review (a checker must look), fail."""
 
-    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    PASS = "pass"  # noqa: S105  # nosec B105  # a verdict, not a password
     REVIEW = "review"
     FAIL = "fail"
 

@@ -153,12 +153,52 @@ def report_logs(cfg: PortalConfig) -> tuple[list[Entry], list[LogSource]]:
     return read()
 
 
-def serve(cfg: PortalConfig, port: int) -> None:
-    """Django's development server on 127.0.0.1 (fit for one machine, not deployment)."""
-    from django.core.management import call_command
-
+def unlock(cfg: PortalConfig, username: str, *, by: str, ip: str | None = None) -> int:
+    """Lift the brute-force lockout of ``username``; returns the records cleared."""
     setup(cfg)
-    call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+    from fjdp.portal.actions import unlock as unlock_login
+
+    _user(username)
+    return unlock_login(username, by=by, ip=ip)
+
+
+# waitress: one process, a pool of threads. A TLS proxy on the same host forwards to it
+# when the HTTPS switch is on; only then are its X-Forwarded-* headers believed.
+SERVE_THREADS = 8
+
+
+def wsgi_app(cfg: PortalConfig) -> Any:
+    """The portal as a WSGI application (for waitress or another WSGI server)."""
+    setup(cfg)
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def serve(cfg: PortalConfig, port: int, *, threads: int = SERVE_THREADS) -> None:
+    """The portal on 127.0.0.1:``port`` under waitress, a production WSGI server. With
+    ``cfg.https`` a TLS-terminating proxy on this host is expected in front: the client's
+    address and scheme are then taken from its X-Forwarded-For and X-Forwarded-Proto, and
+    from nobody else's."""
+    from waitress import serve as waitress_serve
+
+    app = wsgi_app(cfg)
+    proxy: dict[str, Any] = (
+        {
+            "trusted_proxy": "127.0.0.1",
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True,
+        }
+        if cfg.https
+        else {"clear_untrusted_proxy_headers": True}
+    )
+    try:
+        waitress_serve(app, host="127.0.0.1", port=port, threads=threads, ident="fjdp", **proxy)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+            fix="choose another --port, or stop what is using this one",
+        ) from None
 
 
 def _user(username: str) -> Any:

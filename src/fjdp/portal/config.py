@@ -18,11 +18,17 @@ Environment:
 - ``FJDP_RELEASES``: where release bundles are written (default ``releases`` beside
   the portal folder); the files of each request are copied into ``outputs/`` of the
   portal folder;
+- ``FJDP_PORTAL_HTTPS=1``: the portal is reached through HTTPS (a TLS-terminating proxy
+  on the same host): secure-only cookies, HSTS and a redirect of plain HTTP to HTTPS.
+  Off by default, for the demo on http://127.0.0.1;
+- ``FJDP_PORTAL_HOSTS``: further host names the portal answers to, comma-separated
+  (deployment; 127.0.0.1 and localhost always);
 - ``FJDP_PORTAL_DEBUG=1``: Django's debug pages (never in deployment).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,8 +39,36 @@ from urllib.parse import unquote, urlparse
 from fjdp.errors import InputError, UsageError
 
 DEFAULT_DIR = Path("demo") / "portal"
-SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+SECRET_FILE = "secret_key"  # noqa: S105  # nosec B105  # a file name, not a secret
 SQLITE_FILE = "portal.sqlite3"
+
+# Brute-force lockout (django-axes): after this many failed passwords from one address for
+# one account, that pair is refused until the cool-off has passed or an administrator
+# lifts it (`fjdp portal unlock`).
+LOCKOUT_FAILURES = 5
+LOCKOUT_COOL_OFF = dt.timedelta(minutes=15)
+HSTS_SECONDS = 365 * 24 * 3600
+TRUE = ("1", "true", "yes")
+
+# What the pages may load: their own stylesheet and images, nothing inline, nothing from
+# elsewhere; no page may frame them and forms post only to the portal.
+CONTENT_SECURITY_POLICY: dict[str, list[str]] = {
+    "default-src": ["'none'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+}
+# Browser features no page of the portal uses.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=()"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +79,7 @@ class PortalConfig:
     workspaces: Path
     database_url: str | None = None
     debug: bool = False
+    https: bool = False  # reached through HTTPS: secure cookies, HSTS, redirect to https
     analysis: Path | None = None  # default: analysis/ beside the portal folder
     releases: Path | None = None  # default: releases/ beside the portal folder
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
@@ -61,6 +96,7 @@ class PortalConfig:
         env = os.environ if env is None else env
         folder = portal_dir or Path(env.get("FJDP_PORTAL_DIR", str(DEFAULT_DIR)))
         key = secret_key or env.get("FJDP_PORTAL_SECRET_KEY") or _read_secret(folder)
+        hosts = tuple(h.strip() for h in env.get("FJDP_PORTAL_HOSTS", "").split(",") if h.strip())
         return cls(
             portal_dir=folder,
             secret_key=key,
@@ -69,7 +105,9 @@ class PortalConfig:
             database_url=env.get("FJDP_PORTAL_DATABASE") or None,
             analysis=Path(env["FJDP_ANALYSIS"]) if env.get("FJDP_ANALYSIS") else None,
             releases=Path(env["FJDP_RELEASES"]) if env.get("FJDP_RELEASES") else None,
-            debug=env.get("FJDP_PORTAL_DEBUG", "0") in ("1", "true", "yes"),
+            debug=env.get("FJDP_PORTAL_DEBUG", "0") in TRUE,
+            https=env.get("FJDP_PORTAL_HTTPS", "0") in TRUE,
+            allowed_hosts=("127.0.0.1", "localhost", *hosts),
         )
 
 
@@ -92,7 +130,10 @@ def _database(cfg: PortalConfig) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(cfg.portal_dir / SQLITE_FILE),
-            "OPTIONS": {"timeout": 20},
+            # Every transaction takes SQLite's write lock when it begins. A transaction that
+            # read first and wrote later fails at once with "database is locked" when
+            # another wrote meanwhile (no waiting helps), which concurrent sign-ins did.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
             "ATOMIC_REQUESTS": True,
         }
     url = urlparse(cfg.database_url)
@@ -127,10 +168,13 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
             "django.contrib.staticfiles",
             "django_otp",
             "django_otp.plugins.otp_totp",
+            "axes",
             "fjdp.portal.apps.PortalAppConfig",
         ],
         "MIDDLEWARE": [
             "django.middleware.security.SecurityMiddleware",
+            "csp.middleware.CSPMiddleware",
+            "fjdp.portal.middleware.SecurityHeadersMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.middleware.common.CommonMiddleware",
             "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,6 +183,8 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
             "fjdp.portal.middleware.RequireTwoFactorMiddleware",
             "django.contrib.messages.middleware.MessageMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
+            # Last, as django-axes asks: it turns a lockout into the lockout page.
+            "axes.middleware.AxesMiddleware",
         ],
         "ROOT_URLCONF": "fjdp.portal.urls",
         "TEMPLATES": [
@@ -157,6 +203,11 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
         ],
         "DATABASES": {"default": _database(cfg)},
         "AUTH_USER_MODEL": "portal.User",
+        # Axes' backend first: it refuses a locked-out account before any password check.
+        "AUTHENTICATION_BACKENDS": [
+            "axes.backends.AxesStandaloneBackend",
+            "django.contrib.auth.backends.ModelBackend",
+        ],
         "AUTH_PASSWORD_VALIDATORS": [
             {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
             {
@@ -176,12 +227,7 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
         "STATIC_URL": "static/",
         "STATIC_ROOT": str(cfg.portal_dir / "static"),
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_EXPIRE_AT_BROWSER_CLOSE": True,
-        "SESSION_COOKIE_AGE": 8 * 3600,
-        "CSRF_COOKIE_HTTPONLY": True,
-        "X_FRAME_OPTIONS": "DENY",
+        **_security(cfg),
         "OTP_TOTP_ISSUER": "fjdp portal",
         "FJDP_DATABANK": str(cfg.databank),
         "FJDP_WORKSPACES": str(cfg.workspaces),
@@ -193,6 +239,47 @@ def django_settings(cfg: PortalConfig) -> dict[str, Any]:
     }
     settings.update(cfg.extra)
     return settings
+
+
+def _security(cfg: PortalConfig) -> dict[str, Any]:
+    """Cookies, headers, HTTPS and the brute-force lockout."""
+    return {
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_EXPIRE_AT_BROWSER_CLOSE": True,
+        "SESSION_COOKIE_AGE": 8 * 3600,
+        "CSRF_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        # Secure-only cookies, HSTS and the redirect only behind HTTPS: on the loopback
+        # demo (plain http://127.0.0.1) the browser would drop secure cookies.
+        "SESSION_COOKIE_SECURE": cfg.https,
+        "CSRF_COOKIE_SECURE": cfg.https,
+        "SECURE_SSL_REDIRECT": cfg.https,
+        "SECURE_HSTS_SECONDS": HSTS_SECONDS if cfg.https else 0,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": cfg.https,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "SECURE_REFERRER_POLICY": "same-origin",
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY": "same-origin",
+        "X_FRAME_OPTIONS": "DENY",
+        "CONTENT_SECURITY_POLICY": {"DIRECTIVES": CONTENT_SECURITY_POLICY},
+        "FJDP_PERMISSIONS_POLICY": PERMISSIONS_POLICY,
+        "AXES_FAILURE_LIMIT": LOCKOUT_FAILURES,
+        "AXES_COOLOFF_TIME": LOCKOUT_COOL_OFF,
+        # The account and the address together: a guesser is stopped, but nobody elsewhere
+        # can lock a researcher out of their own account by typing wrong passwords for it.
+        "AXES_LOCKOUT_PARAMETERS": [["username", "ip_address"]],
+        "AXES_RESET_ON_SUCCESS": True,
+        # Guessing on while locked out starts the cool-off again.
+        "AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT": True,
+        "AXES_LOCKOUT_CALLABLE": "fjdp.portal.views.auth.locked_out",
+        # Not in the admin: deleting a lockout record there would lift it unaudited;
+        # `fjdp portal unlock` lifts it and writes the event.
+        "AXES_ENABLE_ADMIN": False,
+        # Successful logins are already in the audit trail; no second log of them.
+        "AXES_DISABLE_ACCESS_LOG": True,
+        # Axes' own log lines would go to stderr of every command and test.
+        "AXES_VERBOSE": False,
+    }
 
 
 def setup(cfg: PortalConfig) -> None:

@@ -34,7 +34,7 @@ from fjdp.workspace.scope import Scope
 T = TypeVar("T")
 
 # Printed by the demo: these accounts exist only in the disposable demo portal.
-DEMO_PASSWORD = "fjdp demo passphrase 2026"  # noqa: S105
+DEMO_PASSWORD = "fjdp demo passphrase 2026"  # noqa: S105  # nosec B105  # demo portal only
 RESEARCHER = "demo-researcher"
 PANEL = ("demo-panel-1", "demo-panel-2")
 CHECKERS = ("demo-checker-1", "demo-checker-2")

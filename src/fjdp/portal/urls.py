@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.db import transaction
 from django.urls import path, re_path
 from django.views.static import serve as serve_static
 
@@ -17,9 +18,14 @@ urlpatterns = [
     path("register/", public.register, name="register"),
     path("catalogue/", public.catalogue, name="catalogue"),
     path("catalogue/<str:name>/", public.dataset, name="dataset"),
+    # Outside the request's transaction: the password check is slow on purpose and must not
+    # hold SQLite's write lock; each write of a login (django-axes' record of a failure,
+    # the session, the audit event) commits in a transaction of its own.
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(template_name="portal/login.html"),
+        transaction.non_atomic_requests(
+            auth_views.LoginView.as_view(template_name="portal/login.html")
+        ),
         name="login",
     ),
     path("accounts/otp/", auth.otp, name="otp"),

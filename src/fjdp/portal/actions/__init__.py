@@ -11,7 +11,7 @@ from fjdp.portal.actions.outputs import (
     vote_file,
     withdraw_request,
 )
-from fjdp.portal.actions.people import add_totp_device, create_user, update_user
+from fjdp.portal.actions.people import add_totp_device, create_user, unlock, update_user
 from fjdp.portal.actions.projects import (
     amend,
     close,
@@ -42,6 +42,7 @@ __all__ = [
     "submit",
     "submit_request",
     "take_request",
+    "unlock",
     "update_user",
     "vote_file",
     "withdraw",

@@ -1,4 +1,4 @@
-"""Accounts: create, change roles and accreditation, add a TOTP device."""
+"""Accounts: create, change roles and accreditation, add a TOTP device, lift a lockout."""
 
 from __future__ import annotations
 
@@ -104,3 +104,22 @@ def add_totp_device(user: User, *, by: str, name: str = "authenticator") -> TOTP
             Action.OTP_DEVICE, user.username, actor=by, role="admin", details={"device": name}
         )
     return device
+
+
+def unlock(username: str, *, by: str, ip: str | None = None) -> int:
+    """Lift the brute-force lockout of ``username`` (from every address, or from ``ip``
+    alone): its failed attempts are forgotten. Returns how many address records were
+    cleared; the audit event is written even when there were none, as the request was
+    made."""
+    from axes.utils import reset
+
+    with transaction.atomic():
+        cleared = int(reset(ip=ip, username=username) if ip else reset(username=username))
+        record_event(
+            Action.USER_UPDATE,
+            username,
+            actor=by,
+            role="admin",
+            details={"unlocked": True, "ip": ip or "any", "records_cleared": cleared},
+        )
+    return cleared

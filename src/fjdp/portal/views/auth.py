@@ -1,7 +1,11 @@
-"""The second step of signing in: a TOTP code from the user's authenticator."""
+"""The second step of signing in (a TOTP code from the user's authenticator), and the page
+shown when too many wrong passwords have locked sign-in out."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from axes.helpers import get_client_username, get_cool_off
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -28,8 +32,24 @@ def otp(request: HttpRequest) -> HttpResponse:
     form = SecondFactorForm(user, request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
+            # A new session key at the second step too (Django's login gave one at the
+            # first): a session id seen before both factors is worth nothing after.
+            request.session.cycle_key()
             otp_login(request, user.otp_device)
             record_event(Action.OTP_VERIFIED, user.username, actor=user.username, role="user")
         messages.success(request, "Signed in.")
         return redirect(nxt or "dashboard")
     return render(request, "portal/otp.html", {"form": form, "next": nxt})
+
+
+def locked_out(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' lockout response (``AXES_LOCKOUT_CALLABLE``): a page that says what
+    happened and what to do, with 429 Too Many Requests."""
+    cool_off = get_cool_off(request)
+    context = {
+        "username": get_client_username(request, credentials) or "",
+        "minutes": round(cool_off.total_seconds() / 60) if cool_off else None,
+    }
+    return render(request, "portal/locked.html", context, status=429)
