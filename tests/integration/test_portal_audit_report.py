@@ -79,9 +79,10 @@ def trail(tmp_path: Path, settings: Any) -> dict[str, Any]:
         actions.vote_file(rec, folk[c], "rates.csv", "approve", "")
     # someone guessing res's password
     guesser = Client(REMOTE_ADDR="192.0.2.7")
-    for _ in range(5):
+    for attempt in range(1, 6):
         r = guesser.post("/accounts/login/", {"username": "res", "password": "guess"})
-        assert r.status_code == 200  # the form again
+        # the form again, until the fifth wrong password locks the account at that address
+        assert r.status_code == (429 if attempt == 5 else 200)
     folk["project"], folk["rid"] = project, rec.rid
     return folk
 
@@ -120,9 +121,9 @@ def test_the_dashboard_shows_each_query_with_its_alerts(trail: dict[str, Any]) -
 def test_each_section_exports_as_csv_and_each_export_is_audited(trail: dict[str, Any]) -> None:
     client = verified_client(trail["aud"])
     fails = _csv(client, "failed-logins")
-    assert {(r["by"], r["who"], r["failures"], r["alert"]) for r in fails} == {
-        ("account", "res", "5", "yes"),
-        ("address", "192.0.2.7", "5", "yes"),
+    assert {(r["by"], r["who"], r["failures"], r["lockouts"], r["alert"]) for r in fails} == {
+        ("account", "res", "5", "1", "yes"),
+        ("address", "192.0.2.7", "5", "1", "yes"),
     }
     moves = {r["action"]: r for r in _csv(client, "data-movements")}
     assert moves["provision"]["rows"] == "1234"
