@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fjdp.specs import all_specs
-from fjdp.sql import q
+from fjdp.sql import lit, q
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".html", ".log", ".yaml", ".yml"}
 NAME_COLUMNS = ("forename", "surname", "middle_name", "given_name", "family_name")
@@ -45,6 +45,7 @@ POSTCODE_TEXT = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})\b")
 HEX64 = re.compile(r"\b[0-9a-fA-F]{64}\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
 TOKEN = re.compile(r"[A-Z0-9]+")
+DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]{64,}")
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,23 @@ class Identifiers:
 
     values: dict[str, set[str]] = field(default_factory=dict)
     min_name: int = 6
+    _starts: dict[tuple[str, ...], set[int]] | None = field(default=None, repr=False, compare=False)
 
     def add(self, kind: str, items: Iterable[str]) -> None:
         self.values.setdefault(kind, set()).update(items)
+        self._starts = None
+
+    def address_starts(self) -> dict[tuple[str, ...], set[int]]:
+        """The first two words of each address line -> the lengths, in words, of the
+        lines that start so: a text is searched by looking up each pair of its words,
+        not by joining every run of words."""
+        if self._starts is None:
+            starts: dict[tuple[str, ...], set[int]] = {}
+            for a in self.values.get("address", ()):
+                words = a.split()
+                starts.setdefault(tuple(words[:2]), set()).add(len(words))
+            self._starts = starts
+        return self._starts
 
     @property
     def kinds(self) -> list[str]:
@@ -101,15 +116,6 @@ def _code_values() -> set[str]:
     return out
 
 
-def _address(v: str) -> str:
-    """An address line as its words and numbers, whatever the punctuation around them."""
-    return " ".join(TOKEN.findall(v.upper()))
-
-
-def _norm_pc(v: str) -> str:
-    return v.replace(" ", "").upper()
-
-
 def _kind_of(column: str) -> str | None:
     c = column.lower()
     if "nhs" in c:
@@ -127,41 +133,42 @@ def _kind_of(column: str) -> str | None:
 
 def load_identifiers(sources: Iterable[Path], *, min_name: int = 6) -> Identifiers:
     """Identifier values from Parquet files under ``sources`` (File 1s, a spine, a
-    synthetic world's provider extracts), by the meaning of each column's name."""
+    synthetic world's provider extracts), by the meaning of each column's name. Each
+    column is normalised and made distinct in DuckDB: a national spine has millions."""
     ids = Identifiers(min_name=min_name)
     codes = _code_values()
-    for source in sources:
-        files = [source] if source.is_file() else sorted(source.rglob("*.parquet"))
-        for f in files:
-            if "truth" in f.parts:
-                continue
-            schema = pq.read_schema(f)
-            ids.add("full_name", _full_names(f, schema.names))
-            for name in schema.names:
-                kind = _kind_of(name)
-                if kind is None or kind == "date_of_birth":
+    con = duckdb.connect()
+    try:
+        for source in sources:
+            files = [source] if source.is_file() else sorted(source.rglob("*.parquet"))
+            for f in files:
+                if "truth" in f.parts:
                     continue
-                col = pq.read_table(f, columns=[name]).column(0)
-                vals = {str(v) for v in col.to_pylist() if v is not None and str(v).strip()}
-                if kind == "nhs_number":
-                    ids.add(kind, {re.sub(r"\s", "", v) for v in vals})
-                elif kind == "postcode":
-                    ids.add(kind, {_norm_pc(v) for v in vals if len(_norm_pc(v)) >= 5})
-                elif kind == "address":
-                    ids.add(kind, {_address(v) for v in vals if len(v) >= 8})
-                else:
-                    ids.add(
-                        kind,
-                        {
-                            v.upper().strip()
-                            for v in vals
-                            if len(v.strip()) >= min_name and v.upper().strip() not in codes
-                        },
-                    )
+                schema = pq.read_schema(f)
+                src = f"read_parquet({lit(str(f))})"
+                ids.add("full_name", _full_names(con, src, schema.names))
+                for name in schema.names:
+                    kind = _kind_of(name)
+                    if kind is None or kind == "date_of_birth":
+                        continue
+                    v = f"cast({q(name)} as varchar)"
+                    expr, keep = {
+                        "nhs_number": (f"regexp_replace({v}, '\\s', '', 'g')", "true"),
+                        "postcode": (_normal_sql("postcode", v), "length(x) >= 5"),
+                        "address": (_normal_sql("address", v), f"length({v}) >= 8"),
+                    }.get(kind, (f"upper(trim({v}))", f"length(trim({v})) >= {int(min_name)}"))
+                    rows = con.execute(
+                        f"""select distinct x from (select {expr} as x, * from {src}
+                            where {v} is not null and trim({v}) <> '') where {keep}"""
+                    ).fetchall()
+                    values = {str(r[0]) for r in rows}
+                    ids.add(kind, values - codes if kind == "name" else values)
+    finally:
+        con.close()
     return ids
 
 
-def _full_names(f: Path, columns: list[str]) -> set[str]:
+def _full_names(con: duckdb.DuckDBPyConnection, src: str, columns: list[str]) -> set[str]:
     """ "FORENAME SURNAME" of each row, for each forename/surname pair of columns that
     share a prefix (``forename1``/``surname``, ``mother_forename``/``mother_surname``)."""
     out: set[str] = set()
@@ -173,10 +180,12 @@ def _full_names(f: Path, columns: list[str]) -> set[str]:
         sur = next((c for c in columns if c.lower() == f"{prefix}surname"), None)
         if sur is None or (low != f"{prefix}forename" and low != f"{prefix}forename1"):
             continue
-        t = pq.read_table(f, columns=[fore, sur])
-        for a, b in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
-            if a and b:
-                out.add(f"{str(a).strip().upper()} {str(b).strip().upper()}")
+        a, b = f"cast({q(fore)} as varchar)", f"cast({q(sur)} as varchar)"
+        rows = con.execute(
+            f"""select distinct upper(trim({a})) || ' ' || upper(trim({b})) from {src}
+                where coalesce({a}, '') <> '' and coalesce({b}, '') <> ''"""
+        ).fetchall()
+        out.update(str(r[0]) for r in rows)
     return out
 
 
@@ -199,13 +208,32 @@ def load_pseudonyms(sources: Iterable[Path], ids: Identifiers) -> Identifiers:
 # --- scanning -----------------------------------------------------------------------
 
 
-def _normal(kind: str, value: str, nospace: str) -> str:
-    """A column value in the form the identifiers of ``kind`` are kept in."""
-    if kind in ("postcode", "nhs_number"):
-        return nospace
-    if kind == "address":
-        return _address(value)
-    return value
+_FORMS = {"postcode": "nospace", "nhs_number": "nospace", "address": "words"}
+"""The normal form each kind is kept in; any other kind is upper case, trimmed."""
+
+
+def _normal_sql(kind: str, column: str) -> str:
+    """A column's values in the form the identifiers of ``kind`` are kept in (upper case;
+    postcodes and NHS numbers without spaces; address lines as their words)."""
+    form = _FORMS.get(kind, "upper")
+    if form == "nospace":
+        return f"replace(upper({column}), ' ', '')"
+    if form == "words":
+        return f"array_to_string(regexp_extract_all(upper({column}), '[A-Z0-9]+'), ' ')"
+    return f"upper(trim({column}))"
+
+
+def _register_ids(con: duckdb.DuckDBPyConnection, ids: Identifiers) -> str:
+    """Every identifier as a row (form, kind, v) of one table of the connection, so a
+    column is compared with one join rather than value by value. Returns its name."""
+    forms, kinds, values = [], [], []
+    for kind, vs in sorted(ids.values.items()):
+        forms += [_FORMS.get(kind, "upper")] * len(vs)
+        kinds += [kind] * len(vs)
+        values += sorted(vs)
+    name = "_ids"
+    con.register(name, pa.table({"form": forms, "kind": kinds, "v": values}))
+    return name
 
 
 def _string_columns(table: pa.Table) -> list[str]:
@@ -217,7 +245,7 @@ def _string_columns(table: pa.Table) -> list[str]:
 
 
 def _scan_columns(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, file: str, ids: Identifiers
+    con: duckdb.DuckDBPyConnection, table: pa.Table, file: str, ids_table: str
 ) -> list[Finding]:
     """Every string column against every kind, in DuckDB; date columns by meaning."""
     out: list[Finding] = []
@@ -225,14 +253,16 @@ def _scan_columns(
     try:
         for col in _string_columns(table):
             c = q(col)
-            rows = con.execute(
-                f"""select distinct upper(trim({c})) as v, replace(upper({c}), ' ', '') as nospace
-                    from _t where {c} is not null"""
+            # Each distinct value in its three normal forms, joined once with every kind.
+            hits = con.execute(
+                f"""with d as (select distinct {c} as raw from _t where {c} is not null),
+                    n as (select 'upper' as form, {_normal_sql("name", "raw")} as v from d
+                          union all select 'nospace', {_normal_sql("postcode", "raw")} from d
+                          union all select 'words', {_normal_sql("address", "raw")} from d)
+                    select i.kind, min(n.v) from n join {ids_table} i using (form, v)
+                    group by i.kind order by i.kind"""
             ).fetchall()
-            for kind, values in ids.values.items():
-                hit = next((v for v, ns in rows if _normal(kind, v, ns) in values), None)
-                if hit is not None:
-                    out.append(Finding(file, col, kind, _mask(hit)))
+            out += [Finding(file, col, str(kind), _mask(str(v))) for kind, v in hits]
         for f in table.schema:
             if not (pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)):
                 continue
@@ -250,6 +280,9 @@ def _scan_columns(
 
 
 def _scan_text(text: str, file: str, ids: Identifiers) -> list[Finding]:
+    # An image inlined in a self-contained report is base64, not words: searching it
+    # costs most of the time and finds nothing a reader could see.
+    text = DATA_URI.sub(" ", text)
     out: list[Finding] = []
     seen: set[str] = set()
 
@@ -272,17 +305,18 @@ def _scan_text(text: str, file: str, ids: Identifiers) -> list[Finding]:
     for a, b in itertools.pairwise(words):
         hit("full_name", f"{a} {b}")
     addresses = ids.values.get("address", set())
+    starts = ids.address_starts()
     if addresses:
-        # Address lines are a few words long: compare every run of that many words
-        # (one pass over the text, not one search per address).
+        # One pass over the text's words: where two words start an address line, the
+        # runs of that line's lengths are compared.
         tokens = TOKEN.findall(upper)
-        sizes = sorted({len(a.split()) for a in addresses})
-        for n in sizes:
-            for i in range(len(tokens) - n + 1):
-                candidate = " ".join(tokens[i : i + n])
-                if candidate in addresses:
-                    out.append(Finding(file, "text", "address", _mask(candidate)))
-                    return out
+        for i in range(len(tokens)):
+            for key in (tuple(tokens[i : i + 2]), (tokens[i],)):
+                for n in starts.get(key, ()):
+                    candidate = " ".join(tokens[i : i + n])
+                    if candidate in addresses:
+                        out.append(Finding(file, "text", "address", _mask(candidate)))
+                        return out
     return out
 
 
@@ -305,11 +339,15 @@ def _tables_of_duckdb(path: Path) -> Iterator[tuple[str, pa.Table]]:
 
 
 def _scan_bytes(
-    con: duckdb.DuckDBPyConnection, name: str, data: bytes, ids: Identifiers
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    data: bytes,
+    ids: Identifiers,
+    ids_table: str,
 ) -> tuple[list[Finding], bool]:
     suffix = Path(name.rsplit("!", 1)[-1]).suffix.lower()  # a zip member: its own name
     if suffix == ".parquet":
-        return _scan_columns(con, pq.read_table(io.BytesIO(data)), name, ids), True
+        return _scan_columns(con, pq.read_table(io.BytesIO(data)), name, ids_table), True
     if suffix in TEXT_SUFFIXES:
         return _scan_text(data.decode("utf-8", errors="replace"), name, ids), True
     if suffix == ".zip":
@@ -319,7 +357,7 @@ def _scan_bytes(
             for member in z.namelist():
                 if member.endswith("/"):
                     continue
-                f, readable = _scan_bytes(con, f"{name}!{member}", z.read(member), ids)
+                f, readable = _scan_bytes(con, f"{name}!{member}", z.read(member), ids, ids_table)
                 found += f
                 ok &= readable
         return found, ok
@@ -334,6 +372,7 @@ def _scan_bytes(
 def scan(folder: Path, ids: Identifiers) -> ScanResult:
     """Scan every file under ``folder`` (following no symbolic link out of it)."""
     con = duckdb.connect()
+    ids_table = _register_ids(con, ids)
     findings: list[Finding] = []
     unreadable: list[str] = []
     files = 0
@@ -346,9 +385,9 @@ def scan(folder: Path, ids: Identifiers) -> ScanResult:
         try:
             if path.suffix.lower() in (".duckdb", ".db"):
                 for tname, table in _tables_of_duckdb(path):
-                    findings += _scan_columns(con, table, f"{rel}:{tname}", ids)
+                    findings += _scan_columns(con, table, f"{rel}:{tname}", ids_table)
                 continue
-            found, readable = _scan_bytes(con, rel, path.read_bytes(), ids)
+            found, readable = _scan_bytes(con, rel, path.read_bytes(), ids, ids_table)
             findings += found
             if not readable:
                 unreadable.append(rel)
