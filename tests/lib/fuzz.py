@@ -79,6 +79,11 @@ def refused(exc: UserError, *, naming: str | Path | None = None) -> str:
     return message
 
 
+def refused_as(kind: str) -> None:
+    """Record a refusal that is not an exception (a form's errors, a BROKEN verdict)."""
+    event(f"{REFUSED} ({kind})")
+
+
 def snapshot(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """Every file and folder under ``root`` with a hash of its bytes (folders as ``/``),
     leaving out paths that start with one of ``skip`` (relative, POSIX style)."""
