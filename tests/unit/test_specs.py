@@ -180,3 +180,11 @@ def test_fuzzed_specs_either_load_or_fail_with_an_input_error(
 def test_identifier_fields_cover_what_the_linker_needs() -> None:
     assert {"nhs_number", "surname", "date_of_birth", "postcode"} <= set(IDENTIFIER_FIELDS)
     assert all(s.tables for s in all_specs())
+
+
+def test_a_spec_file_that_is_not_utf8_is_one_input_error(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_bytes(b"name: x\x80\n")
+    with pytest.raises(InputError, match="not UTF-8 text") as info:
+        load_spec(f)
+    assert str(f) in info.value.message()
