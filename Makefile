@@ -16,7 +16,7 @@ DEMO_ARGS   ?= --force
 PYTEST_ARGS ?=
 BENCH_ARGS  ?=
 
-.PHONY: help venv demo serve test test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
+.PHONY: help venv demo serve test test-fuzz test-spark test-browser test-postgres test-all check fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -24,6 +24,8 @@ help: ## list the targets
 	@echo "  make demo         build the synthetic world and the demo layout in demo/ (DEMO_ARGS=...)"
 	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 (PORTAL_DIR=demo/portal)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
+	@echo "  make test-fuzz    fuzz every parser of untrusted input with FJDP_FUZZ_SCALE (default 10)"
+	@echo "                   times the examples of make test; counts in test-artifacts/fuzz/cases.json"
 	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
 	@echo "  make test-browser run the portal in headless Chromium (Debian's chromium; screenshots"
 	@echo "                   in test-artifacts/browser, or FJDP_TEST_ARTIFACTS)"
@@ -68,6 +70,12 @@ serve: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fuzz tests (marker fuzz) with more examples each; prints the examples every test ran.
+FJDP_FUZZ_SCALE ?= 10
+
+test-fuzz: venv
+	FJDP_FUZZ_SCALE=$(FJDP_FUZZ_SCALE) $(PY) -m pytest -m fuzz tests/property $(PYTEST_ARGS)
 
 test-spark: venv
 	$(PY) -m pytest -m spark $(PYTEST_ARGS)

@@ -94,3 +94,15 @@ def test_a_folder_named_manifest_json_is_one_input_error(
     with pytest.raises(InputError, match=r"cannot read manifest\.json") as caught:
         receive(bundle, bank, actor=ACTOR)
     assert str(bundle) in caught.value.message()
+
+
+def test_a_manifest_nested_too_deep_is_refused_and_logged(
+    tmp_path: Path, zones: tuple[ZoneKeys, ZoneKeys]
+) -> None:
+    provider, bank = zones
+    bundle = _bundle(tmp_path, provider, bank)
+    (bundle / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(RefusedError, match="manifest is unreadable"):
+        receive(bundle, bank, actor=ACTOR)
+    log = (bank.path / "audit" / "log.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["action"] == "refuse"

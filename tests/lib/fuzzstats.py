@@ -111,6 +111,13 @@ class FuzzStats:
         if not self.tests:
             return
         t = self.total()
+        if "fuzz" in (terminalreporter.config.option.markexpr or ""):  # make test-fuzz
+            terminalreporter.section("fuzz cases")
+            for nodeid, c in self.tests.items():
+                terminalreporter.write_line(
+                    f"{c['examples']:>6,} examples {c['accepted']:>5,} accepted "
+                    f"{c['refused']:>6,} refused {c['seconds']:>7.1f} s  {nodeid.split('/')[-1]}"
+                )
         terminalreporter.write_line(
             f"fuzz: {t['examples']:,} examples in {len(self.tests)} tests "
             f"({t['accepted']:,} accepted, {t['refused']:,} refused with a clear error, "

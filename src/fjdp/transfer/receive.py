@@ -78,7 +78,7 @@ def _peek(bundle: Path) -> tuple[str, str, str, int]:
             where=str(bundle),
             fix="check the bundle folder and its permissions",
         ) from None
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise RefusedError(
             "the manifest is unreadable", where=str(bundle), fix="ask the sender to send it again"
         ) from None
