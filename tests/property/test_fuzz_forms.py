@@ -147,3 +147,15 @@ def test_any_code_posted_to_the_second_factor_form_is_refused(data: st.DataObjec
     assert not form.is_valid()  # no code drawn here is the device's current one
     refused_as("FormErrors")
     assert _counts()[:2] == before[:2]
+
+
+@pytest.mark.parametrize("form_class", [forms.ProjectForm, forms.UserAdminForm])
+def test_a_row_id_past_64_bits_is_an_invalid_choice_not_an_overflow(
+    form_class: type[djforms.BaseForm],
+) -> None:
+    """Found by the fuzz test above (SQLite raised OverflowError)."""
+    _people()
+    field = "researchers" if form_class is forms.ProjectForm else "groups"
+    form = form_class(data={field: ["9" * 22]})
+    assert not form.is_valid()
+    assert "is not a valid value" in str(form.errors[field])

@@ -235,7 +235,9 @@ def test_a_tampered_query_graph_is_a_dataset_or_one_user_error(
         for part in path[:-1]:
             parent = parent[part]
         if data.draw(st.booleans()):
-            parent[path[-1]] = data.draw(GRAPH_VALUES)
+            # a copy: sampled_from hands out the same dict each time, and a later edit
+            # could change it inside the strategy
+            parent[path[-1]] = copy.deepcopy(data.draw(GRAPH_VALUES))
         else:
             del parent[path[-1]]
     text = json.dumps(doc)

@@ -104,14 +104,16 @@ def mutated_specs(draw: st.DrawFn) -> Any:
         key = path[-1]
         op = draw(st.sampled_from(["set", "set", "set", "delete", "repeat", "add"]))
         if op == "set":
-            parent[key] = draw(TARGETED.get(str(key), yaml_values) | yaml_values)
+            # a copy: sampled_from hands out the same list each time, and a later edit
+            # could change it inside the strategy
+            parent[key] = copy.deepcopy(draw(TARGETED.get(str(key), yaml_values) | yaml_values))
         elif op == "delete":
             del parent[key]
         elif op == "repeat" and isinstance(parent, list):
             parent.insert(draw(st.integers(0, len(parent))), copy.deepcopy(parent[key]))
         elif isinstance(parent, dict):
             k = draw(st.sampled_from(sorted(TARGETED)) | st.text(max_size=6))
-            parent[k] = draw(TARGETED.get(k, yaml_values))
+            parent[k] = copy.deepcopy(draw(TARGETED.get(k, yaml_values)))
     return doc
 
 
