@@ -252,7 +252,7 @@ def zones(tmp_path_factory: pytest.TempPathFactory) -> Zones:
     return make_zones(tmp_path_factory.mktemp("zones"))
 
 
-@fuzz_settings(25)
+@fuzz_settings(15)
 @given(
     extract=st.one_of(
         csv_files().map(lambda b: ("deaths.csv", b)),

@@ -137,7 +137,7 @@ data_files = st.one_of(
 )
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(
     spec=specs(),
     data=data_files,

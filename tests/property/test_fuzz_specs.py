@@ -169,7 +169,7 @@ def _split_sql_runs(spec: DatasetSpec, work: Path) -> None:
         splitter.close()
 
 
-@fuzz_settings(150)
+@fuzz_settings(60)
 @given(doc=mutated_specs())
 def test_a_mutated_shipped_spec_is_refused_or_usable(doc: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -182,7 +182,7 @@ def lookups(draw: st.DrawFn) -> bytes:
     )
 
 
-@fuzz_settings(60)
+@fuzz_settings(30)
 @given(data=lookups(), suffix=st.sampled_from([".csv", ".csv", ".csv", ".parquet", ".txt"]))
 def test_a_reference_lookup_is_imported_whole_or_changes_nothing(
     bank: ZoneKeys, data: bytes, suffix: str
@@ -207,7 +207,7 @@ def test_a_reference_lookup_is_imported_whole_or_changes_nothing(
         assert not list((zone_dir / "reference").glob(".*"))
 
 
-@fuzz_settings(25)
+@fuzz_settings(15)
 @given(
     command=st.sampled_from(["trust", "split", "spec", "verify", "check", "reference"]),
     content=st.binary(max_size=120) | st.text(max_size=80).map(str.encode),
