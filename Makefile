@@ -18,7 +18,7 @@ BENCH_ARGS  ?=
 # The demo folder `make figures` photographs the portal of.
 FIGURES_DEMO ?= demo
 
-.PHONY: help venv demo serve figures test test-spark test-browser test-postgres test-all check security fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure bench-portal clean
+.PHONY: help venv demo serve figures test test-fuzz test-spark test-browser test-postgres test-all check security fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure bench-portal clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -27,6 +27,8 @@ help: ## list the targets
 	@echo "  make serve        run the governance portal on http://127.0.0.1:8000 under waitress"
 	@echo "                   (PORTAL_DIR=demo/portal; FJDP_PORTAL_HTTPS=1 behind a TLS proxy)"
 	@echo "  make test         run the fast tests (no slow/browser/spark/postgres)"
+	@echo "  make test-fuzz    fuzz every parser of untrusted input with FJDP_FUZZ_SCALE (default 10)"
+	@echo "                   times the examples of make test; counts in test-artifacts/fuzz/cases.json"
 	@echo "  make test-spark   run the Spark tests (pyspark local mode; needs Java 17)"
 	@echo "  make test-browser run the portal in headless Chromium (Debian's chromium; screenshots"
 	@echo "                   in test-artifacts/browser, or FJDP_TEST_ARTIFACTS)"
@@ -83,6 +85,12 @@ figures: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fuzz tests (marker fuzz) with more examples each; prints the examples every test ran.
+FJDP_FUZZ_SCALE ?= 10
+
+test-fuzz: venv
+	FJDP_FUZZ_SCALE=$(FJDP_FUZZ_SCALE) $(PY) -m pytest -m fuzz tests/property $(PYTEST_ARGS)
 
 test-spark: venv
 	$(PY) -m pytest -m spark $(PYTEST_ARGS)

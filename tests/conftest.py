@@ -12,6 +12,7 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fjdp.synth import WorldSummary
+from lib.fuzzstats import FuzzStats
 from lib.world import build_small
 
 # Hypothesis's per-example deadline measures the machine, not the code: on a loaded CI
@@ -48,7 +49,9 @@ def _postgres_dsn(config: pytest.Config) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     """Django for the portal tests: a throw-away portal folder, a test-only key, and a
     fast password hasher. The test database is SQLite in memory, or PostgreSQL when
-    ``FJDP_TEST_POSTGRES`` is set."""
+    ``FJDP_TEST_POSTGRES`` is set. Also counts the examples of the fuzz tests
+    (``tests/lib/fuzzstats.py``)."""
+    config.pluginmanager.register(FuzzStats(), "fjdp-fuzzstats")
     import shutil
     import tempfile
 

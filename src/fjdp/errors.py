@@ -11,6 +11,9 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
+_LINE_BREAKS = dict.fromkeys(map(ord, "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"), " ")
+"""What ``str.splitlines`` splits on: each becomes a space in a message."""
+
 
 @dataclass(frozen=True)
 class Location:
@@ -53,7 +56,8 @@ class UserError(FjdpError):
             text += f" ({self.where})"
         if self.fix:
             text += f"; {self.fix}"
-        return text.replace("\n", " ")
+        # Any line break a file's contents put in the message (\r, \u2028, ...), not only \n.
+        return text.translate(_LINE_BREAKS)
 
 
 class UsageError(UserError):

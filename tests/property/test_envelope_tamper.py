@@ -7,13 +7,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fjdp.errors import RefusedError
 from fjdp.keys import ZoneKeys, init_zone
 from fjdp.transfer import open_envelope, seal_file
 from fjdp.types import Zone
+from lib.fuzz import fuzz_settings, refused
+
+pytestmark = pytest.mark.fuzz
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def ttp(tmp_path_factory: pytest.TempPathFactory) -> ZoneKeys:
     return init_zone(tmp_path_factory.mktemp("zones") / "ttp", Zone.TTP, actor="tester")
 
 
-@settings(max_examples=60, deadline=None)
+@fuzz_settings(60)
 @given(
     size=st.integers(min_value=0, max_value=200_000),
     seed=st.integers(min_value=0, max_value=2**32 - 1),
@@ -44,6 +47,8 @@ def test_a_flipped_byte_is_always_refused(
         env.write_bytes(bytes(envelope))
 
         out = root / "out"
-        with pytest.raises(RefusedError):
+        with pytest.raises(RefusedError) as caught:
             open_envelope(env, out, ttp)
+        refused(caught.value, naming=env)
         assert not out.exists()
+        assert sorted(p.name for p in root.iterdir()) == ["plain", "plain.env"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from fjdp.errors import InputError
 from fjdp.workspace.scope import Scope, read_scope
+from lib.fuzz import accepted, fuzz_settings, refused
+
+pytestmark = pytest.mark.fuzz
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.text(max_size=12), st.dates().map(str)
@@ -26,9 +30,7 @@ keys = st.sampled_from(
 )
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz_settings(150)
 @given(doc=st.dictionaries(keys, values, max_size=6) | values)
 def test_any_document_parses_or_is_one_input_error(tmp_path: Path, doc: object) -> None:
     path = tmp_path / "scope.yaml"
@@ -36,15 +38,13 @@ def test_any_document_parses_or_is_one_input_error(tmp_path: Path, doc: object) 
     try:
         scope = read_scope(path)
     except InputError as exc:
-        assert "\n" not in exc.message()
-        assert str(path) in exc.message()
+        refused(exc, naming=path)
     else:
         assert isinstance(scope, Scope)
+        accepted()
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@fuzz_settings(100)
 @given(text=st.text(max_size=200))
 def test_any_text_parses_or_is_one_input_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "scope.yaml"
@@ -52,4 +52,6 @@ def test_any_text_parses_or_is_one_input_error(tmp_path: Path, text: str) -> Non
     try:
         read_scope(path)
     except InputError as exc:
-        assert "\n" not in exc.message()
+        refused(exc, naming=path)
+    else:
+        accepted()

@@ -154,6 +154,15 @@ def test_the_graph_round_trips_through_json(t: dict[str, object]) -> None:
         json.dumps(
             {"format": serialise.FORMAT, "nodes": [{"node": "Value", "value": [1, 2]}], "root": 0}
         ),
+        # Names that cannot be looked up (unhashable), found by test_fuzz_outputs.py
+        json.dumps({"format": serialise.FORMAT, "nodes": [{"node": ["Value"]}], "root": 0}),
+        json.dumps(
+            {
+                "format": serialise.FORMAT,
+                "nodes": [{"node": "Value", "value": {"enum": [], "value": 1}}],
+                "root": 0,
+            }
+        ),
     ],
 )
 def test_only_a_dataset_graph_is_accepted(doc: str) -> None:

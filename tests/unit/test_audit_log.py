@@ -497,3 +497,21 @@ def test_verify_chain_checks_records_held_outside_a_file() -> None:
     assert not bad.ok and bad.first_bad_seq == 2 and "edited" in (bad.reason or "")
     gap = verify_chain([records[0], records[2]])
     assert not gap.ok and gap.first_bad_seq == 2 and "missing" in (gap.reason or "")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_line_holding_nan_is_broken_not_a_crash(tmp_path: Path, constant: str) -> None:
+    # Python's JSON reader accepts NaN; the canonical JSON a record is hashed as does not.
+    log = AuditLog(tmp_path / "log.jsonl")
+    log.append(AuditEvent(zone="ttp", actor="a", role="r", action=Action.ZONE_INIT, object="o"))
+    line = (
+        (tmp_path / "log.jsonl")
+        .read_text()
+        .replace('"details":{}', f'"details":{{"x":{constant}}}')
+    )
+    (tmp_path / "log.jsonl").write_text(line)
+    result = verify_log(tmp_path / "log.jsonl")
+    assert not result.ok and result.first_bad_seq == 1
+    assert f"it holds {constant}" in (result.reason or "")
+    with pytest.raises(IntegrityError, match="last line is not a record"):
+        log.append(AuditEvent(zone="ttp", actor="a", role="r", action=Action.ZONE_INIT, object="o"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -106,8 +107,8 @@ def test_message_never_contains_a_newline(
 ) -> None:
     err = UserError(what, where=Location(path=path, row=row, column=column), fix=fix)
     message = err.message()
-    assert "\n" not in message
-    assert message.startswith(what.replace("\n", " "))
+    assert len(message.splitlines()) <= 1
+    assert message.startswith(re.sub("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]", " ", what))
 
 
 # --- the error family and its exit codes -------------------------------------------------
@@ -259,3 +260,10 @@ def test_a_full_disk_or_a_denied_permission_becomes_a_one_line_output_error() ->
     # anything else is a bug and keeps its traceback
     assert from_system_error(OSError(e.ENOENT, "No such file or directory", "/x")) is None
     assert from_system_error(ValueError("bad")) is None
+
+
+def test_a_message_is_one_line_whatever_line_breaks_the_input_put_in_it() -> None:
+    # A manifest key or a file name can carry \r or U+2028, not only \n.
+    err = InputError("bad key 'a\rb\u2028c'", where="f\nx.json", fix="fix\r\nit")
+    assert err.message().splitlines() == [err.message()]
+    assert err.message() == "bad key 'a b c' (f x.json); fix  it"

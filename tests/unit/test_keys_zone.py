@@ -243,3 +243,13 @@ def test_hmac_secrets_differ_between_zones(tmp_path: Path) -> None:
     a = init_zone(tmp_path / "a", Zone.TTP, actor=ACTOR)
     b = init_zone(tmp_path / "b", Zone.DATABANK, actor=ACTOR)
     assert a.hmac_key != b.hmac_key
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 50_000 + "]" * 50_000, '{"zone": "ttp", "n": ' + "9" * 5000 + "}"],
+    ids=["nested too deep", "number too long"],
+)
+def test_a_card_the_json_reader_chokes_on_is_one_input_error(text: str) -> None:
+    with pytest.raises(InputError, match="key card is not valid JSON"):
+        PublicKeyCard.from_json(text, where="card.json")

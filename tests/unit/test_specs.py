@@ -55,6 +55,20 @@ def test_a_users_own_spec_by_file(tmp_path: Path) -> None:
     assert spec.name == "my_deaths"
 
 
+def _spec(*columns: str, checks: str = "", table: str = "") -> str:
+    """A one-table spec with a person (column ``s``), plus ``columns`` (flow mappings),
+    a ``checks`` list item and another ``table`` (its YAML list item)."""
+    lines = [
+        "name: x", "version: 1", "title: t", "provider: p", "tables:",
+        "  - name: t", "    persons:", "      - {name: p, columns: {surname: s}}",
+        "    columns:", "      - {name: s, role: identifier}",
+        *(f"      - {c}" for c in columns),
+    ]  # fmt: skip
+    if checks:
+        lines += ["    checks:", f"      - {checks}"]
+    return "\n".join(lines) + "\n" + table
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -76,6 +90,42 @@ def test_a_users_own_spec_by_file(tmp_path: Path) -> None:
             "name: x\nversion: 1\ntitle: t\nprovider: p\ntables:\n"
             "  - name: t\n    columns:\n      - {name: a, role: reference, references: u}\n",
             "unknown table",
+        ),
+        # Found by tests/property/test_fuzz_specs.py: each was accepted, then failed the
+        # split with a database error.
+        ("name: x\nversion: 1\ntitle: t\nprovider: p\ntables: []", "lists no tables"),
+        (
+            _spec(
+                "{name: a, role: content}",
+                table="  - name: t\n    columns: [{name: b, role: content}]\n",
+            ),
+            "table names repeat",
+        ),
+        (_spec("{name: a, role: content, type: int, min: today}"), "it takes a finite number"),
+        (_spec("{name: a, role: content, type: float, max: .nan}"), "finite number"),
+        (_spec("{name: a, role: content, type: date, min: 5}"), "a date (YYYY-MM-DD) or today"),
+        (_spec("{name: a, role: content, min: 1}"), "only date, int and float"),
+        (_spec("{name: a, role: reference, references: t}"), "references its own table"),
+        (_spec("{name: system_id, role: content}"), "a name File 2 keeps"),
+        (
+            _spec(
+                "{name: a, role: content, type: int}",
+                "{name: b, role: content, type: date}",
+                checks="{rule: date_order, earlier: a, later: b}",
+            ),
+            "compares date columns",
+        ),
+        (
+            _spec(
+                "{name: b, role: content, type: date}",
+                checks="{rule: date_order, earlier: u.d, later: b, via: nope}",
+            ),
+            "via unknown column",
+        ),
+        (
+            "name: x\nversion: 1\ntitle: t\nprovider: p\ntables:\n"
+            "  - name: t\n    columns:\n      - {name: a, role: content}\n",
+            "no table has persons",
         ),
     ],
 )
@@ -130,3 +180,11 @@ def test_fuzzed_specs_either_load_or_fail_with_an_input_error(
 def test_identifier_fields_cover_what_the_linker_needs() -> None:
     assert {"nhs_number", "surname", "date_of_birth", "postcode"} <= set(IDENTIFIER_FIELDS)
     assert all(s.tables for s in all_specs())
+
+
+def test_a_spec_file_that_is_not_utf8_is_one_input_error(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_bytes(b"name: x\x80\n")
+    with pytest.raises(InputError, match="not UTF-8 text") as info:
+        load_spec(f)
+    assert str(f) in info.value.message()

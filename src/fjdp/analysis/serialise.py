@@ -112,7 +112,7 @@ def loads(text: str, *, where: str = "the definition's output") -> m.Dataset:
                     return dt.date.fromisoformat(v["date"])
                 except ValueError:
                     raise bad(f"{v['date']!r} is not a date") from None
-            if set(v) == {"enum", "value"} and v["enum"] in ENUMS:
+            if set(v) == {"enum", "value"} and isinstance(v["enum"], str) and v["enum"] in ENUMS:
                 try:
                     return ENUMS[v["enum"]](v["value"])
                 except ValueError:
@@ -123,7 +123,12 @@ def loads(text: str, *, where: str = "the definition's output") -> m.Dataset:
         raise bad(f"an unknown value {json.dumps(v)[:80]}")
 
     for item in raw:
-        if not isinstance(item, dict) or item.get("node") not in NODES:
+        # A name that is not a string (a list, say) is not hashable: test it before the lookup.
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("node"), str)
+            or item["node"] not in NODES
+        ):
             name = item.get("node") if isinstance(item, dict) else type(item).__name__
             raise bad(f"an unknown node {name!r}")
         cls = NODES[item["node"]]

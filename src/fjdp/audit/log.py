@@ -46,12 +46,20 @@ def _parse_line(raw: bytes) -> AuditRecord:
         ValueError: the line is not JSON, not UTF-8, or not shaped like a record.
     """
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ValueError("it is not valid UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"it is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ValueError("it is nested too deeply to be a record") from exc
     return AuditRecord.from_dict(data)
+
+
+def _no_constant(name: str) -> float:
+    """NaN and Infinity: Python's JSON reader accepts them, canonical JSON (what every
+    record is hashed as) refuses them, so no record holds one."""
+    raise ValueError(f"it holds {name}, which is not JSON")
 
 
 def _last_line(f: BinaryIO) -> bytes | None:
@@ -218,7 +226,7 @@ def _find_seq(f: BinaryIO, seq: int) -> int | None:
     for row, raw in enumerate(f, start=1):
         try:
             data = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(data, dict) and data.get("seq") == seq:
             return row

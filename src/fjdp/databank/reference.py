@@ -20,6 +20,7 @@ identifiers, so they belong to the TTP, never to the databank.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -119,26 +120,14 @@ def import_reference(zone: ZoneKeys, name: str, source: Path, *, actor: str) -> 
             else f"least(10, 1 + floor(({rank} - 1) * 10 / {n_rows}))::integer"
         )
         dest = reference_path(zone.path, name)
+        made = not dest.parent.exists()
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.partial")
-        con.execute(
-            f"""copy (
-                  select {q(m["lsoa"])}::varchar as lsoa, {q(m["lsoa_name"])}::varchar as lsoa_name,
-                         {q(m["local_authority"])}::varchar as local_authority,
-                         {rank} as deprivation_rank, d as deprivation_decile,
-                         ((d + 1) // 2)::integer as deprivation_quintile, {lit(label)} as "index"
-                  from (select *, {decile} as d from {rel})
-                ) to {lit(str(tmp))} (format parquet)"""
-        )
-        n, bad, dup = con.execute(
-            f"""select count(*), count(*) filter (where deprivation_decile not between 1 and 10
-                       or lsoa is null), count(*) - count(distinct lsoa)
-                from read_parquet({lit(str(tmp))})"""
-        ).fetchall()[0]
+        n, bad, dup = _write(con, m, rel, rank, decile, label, tmp, made, source)
     finally:
         con.close()
     if n == 0 or bad or dup:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp, made)
         problem = (
             "no rows"
             if n == 0
@@ -166,3 +155,53 @@ def import_reference(zone: ZoneKeys, name: str, source: Path, *, actor: str) -> 
         events=[(Action.REFERENCE, {"source": source.name, "format": label, "rows": int(n)})],
     )
     return int(n)
+
+
+def _discard(tmp: Path, made: bool) -> None:
+    """Remove what a refused import wrote: its partial file, and the folder if it made it."""
+    tmp.unlink(missing_ok=True)
+    if made:
+        with contextlib.suppress(OSError):
+            tmp.parent.rmdir()
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    m: dict[str, str],
+    rel: str,
+    rank: str,
+    decile: str,
+    label: str,
+    tmp: Path,
+    made: bool,
+    source: Path,
+) -> tuple[int, int, int]:
+    """Write the lookup in our shape to ``tmp``; returns rows, bad rows, repeated LSOAs.
+    The file is read in full only here: a fault past the part DuckDB sniffed (a ragged
+    row, a byte that is not UTF-8) is a refusal, with nothing left behind."""
+    try:
+        con.execute(
+            f"""copy (
+                  select {q(m["lsoa"])}::varchar as lsoa, {q(m["lsoa_name"])}::varchar as lsoa_name,
+                         {q(m["local_authority"])}::varchar as local_authority,
+                         {rank} as deprivation_rank, d as deprivation_decile,
+                         ((d + 1) // 2)::integer as deprivation_quintile, {lit(label)} as "index"
+                  from (select *, {decile} as d from {rel})
+                ) to {lit(str(tmp))} (format parquet)"""
+        )
+        n, bad, dup = con.execute(
+            f"""select count(*), count(*) filter (where deprivation_decile not between 1 and 10
+                       or lsoa is null), count(*) - count(distinct lsoa)
+                from read_parquet({lit(str(tmp))})"""
+        ).fetchall()[0]
+    except duckdb.Error as exc:
+        _discard(tmp, made)
+        raise InputError(
+            f"cannot read the reference file ({str(exc).splitlines()[0][:120]})",
+            where=str(source),
+            fix="give the published CSV or Parquet file unchanged",
+        ) from None
+    except BaseException:
+        _discard(tmp, made)
+        raise
+    return int(n), int(bad), int(dup)

@@ -44,6 +44,16 @@ class Spec:
         return InputError(what, where=str(self.path), fix=fix)
 
 
+def _file_beside(spec: Path, name: str) -> Path | None:
+    """The file ``name`` relative to the spec, or None if there is none (a name with a
+    NUL byte names no file: the operating system refuses it with a ValueError)."""
+    try:
+        found = (spec.parent / name).resolve()
+        return found if found.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 def load_spec(path: Path) -> Spec:
     """Read and shape-check a SPEC.json (columns are checked against the data later)."""
     if not path.is_file():
@@ -70,8 +80,8 @@ def load_spec(path: Path) -> Spec:
             f"spec key 'operation' is {op!r}, not a known operation",
             f"use one of: {', '.join(OPERATIONS)}",
         )
-    data_path = (path.parent / data).resolve()
-    if not data_path.is_file():
+    data_path = _file_beside(path, data)
+    if data_path is None:
         raise spec.bad(
             f"spec key 'data' names {data!r}, which does not exist",
             "give the microdata CSV's path relative to the spec file",
@@ -229,8 +239,8 @@ def check_spec_file(
     if not isinstance(released, list) or not all(isinstance(r, str) for r in released):
         raise spec.bad("spec key 'released' is not a list of spec paths", "give a list of paths")
     for rel in released:
-        rel_path = (path.parent / rel).resolve()
-        if not rel_path.is_file():
+        rel_path = _file_beside(path, rel)
+        if rel_path is None:
             raise spec.bad(
                 f"spec key 'released' names {rel!r}, which does not exist",
                 "give released specs' paths relative to this spec",

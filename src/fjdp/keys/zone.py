@@ -103,10 +103,11 @@ class PublicKeyCard:
         fix = "ask the zone's owner to export the card again with `fjdp zone export`"
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"key card is not valid JSON ({exc.msg})", where=where, fix=fix
-            ) from None
+        # ValueError also covers a number too long to convert; RecursionError, nesting
+        # too deep for the parser: neither is a card.
+        except (ValueError, RecursionError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            raise InputError(f"key card is not valid JSON ({why})", where=where, fix=fix) from None
         if not isinstance(data, dict):
             raise InputError("key card is not a JSON object", where=where, fix=fix)
         try:

@@ -33,12 +33,31 @@ LINK_STATUS_CHOICES = [
 ]
 
 
+_MAX_PK = 2**63 - 1
+
+
+class RowIdsField(forms.ModelMultipleChoiceField):
+    """Row ids as posted: a value that is not a whole number a database can hold is an
+    invalid choice, not a query (SQLite raises OverflowError past 64 bits)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value:
+            text = str(pk).strip()
+            if not text.isascii() or not text.isdigit() or int(text) > _MAX_PK:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
+
+
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
 class ProjectForm(forms.ModelForm):
-    researchers = forms.ModelMultipleChoiceField(
+    researchers = RowIdsField(
         queryset=User.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         help_text="Only accredited researchers can be named. Name yourself to use the workspace.",
@@ -215,3 +234,4 @@ class UserAdminForm(forms.ModelForm):
     class Meta:
         model = User
         fields = "__all__"
+        field_classes = {"groups": RowIdsField, "user_permissions": RowIdsField}

@@ -145,7 +145,14 @@ def _stage_csv(
             )
         except csv.Error:
             delimiter = ","
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    except csv.Error as exc:  # a header field over the csv module's limit (128 KiB)
+        raise InputError(
+            f"the header row cannot be read as CSV ({exc})",
+            where=str(source),
+            fix="check the export, or give its encoding with --encoding",
+        ) from None
     names = _check_header(header, table, source)
     malformed: list[MalformedRow] = []
 
@@ -197,11 +204,13 @@ def _stage_csv(
 def _stage_parquet(table: TableSpec, source: Path, dest: Path) -> StagedTable:
     try:
         pf = pq.ParquetFile(source)
-    except (pa.ArrowInvalid, OSError):
+        schema_names = list(pf.schema_arrow.names)
+    # ValueError: a damaged footer can name a column in bytes that are not UTF-8.
+    except (pa.ArrowException, OSError, ValueError):
         raise InputError(
             "not a readable Parquet file", where=str(source), fix="export it again"
         ) from None
-    names = _check_header(list(pf.schema_arrow.names), table, source)
+    names = _check_header(schema_names, table, source)
 
     def batches() -> object:
         for b in pf.iter_batches(batch_size=500_000):
@@ -223,7 +232,7 @@ def _stage_parquet(table: TableSpec, source: Path, dest: Path) -> StagedTable:
 
     try:
         rows = _write_staging(table, names, batches(), dest, [])
-    except (pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError, ValueError):
         raise InputError(
             "not a readable Parquet file", where=str(source), fix="export it again"
         ) from None
@@ -271,12 +280,20 @@ def stage_table(
     encoding: str | None = None,
     delimiter: str | None = None,
 ) -> StagedTable:
-    if source.suffix.lower() == ".parquet":
-        staged = _stage_parquet(table, source, dest)
-    else:
-        staged = _stage_csv(table, source, dest, encoding, delimiter)
-    if staged.rows == 0 and not staged.malformed:
-        raise InputError(
-            "the file has a header but no rows", where=str(source), fix="export the extract again"
-        )
+    """Stage ``source`` at ``dest``; a refused file leaves nothing at ``dest``."""
+    try:
+        if source.suffix.lower() == ".parquet":
+            staged = _stage_parquet(table, source, dest)
+        else:
+            staged = _stage_csv(table, source, dest, encoding, delimiter)
+        if staged.rows == 0 and not staged.malformed:
+            raise InputError(
+                "the file has a header but no rows",
+                where=str(source),
+                fix="export the extract again",
+            )
+    except BaseException:
+        # The staging writer may have started: a half-written file must not outlive it.
+        dest.unlink(missing_ok=True)
+        raise
     return staged

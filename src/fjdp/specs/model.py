@@ -10,6 +10,7 @@ validated, immutable objects.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -80,6 +81,15 @@ FILE3_COLUMNS = (
 Bound = dt.date | float | int | Literal["today"]
 
 
+def _bound_fits(bound: Bound, kind: ColumnType) -> bool:
+    """Whether a min/max can be compared with the column's parsed values in SQL."""
+    if kind is ColumnType.DATE:
+        return bound == "today" or isinstance(bound, dt.date)
+    if kind in (ColumnType.INT, ColumnType.FLOAT):
+        return isinstance(bound, int | float) and math.isfinite(bound)
+    return False
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -103,6 +113,16 @@ class ColumnSpec(_Frozen):
             raise ValueError(f"column {self.name!r} is a reference but names no table")
         if self.references and self.role is not Role.REFERENCE:
             raise ValueError(f"column {self.name!r} names a table but its role is {self.role}")
+        for which, bound in (("min", self.min), ("max", self.max)):
+            if bound is not None and not _bound_fits(bound, self.type):
+                want = {
+                    ColumnType.DATE: "a date (YYYY-MM-DD) or today",
+                    ColumnType.INT: "a finite number",
+                    ColumnType.FLOAT: "a finite number",
+                }.get(self.type, "nothing: only date, int and float columns have bounds")
+                raise ValueError(
+                    f"column {self.name!r} ({self.type}) has {which} {bound!r}; it takes {want}"
+                )
         return self
 
     @property
@@ -202,11 +222,26 @@ class TableSpec(_Frozen):
                 f"table {self.name!r}: identifier columns {sorted(identifiers - grouped)} "
                 "belong to no person; list them under persons"
             )
+        groups = [g.name for g in self.persons]
+        if len(set(groups)) != len(groups):
+            raise ValueError(f"table {self.name!r} repeats a person group's name")
+        id_columns = {"system_id"} | {col for _g, col in self.person_id_columns}
+        id_columns |= {reference_column(c.name) for c in self.columns if c.role is Role.REFERENCE}
+        clash = sorted(id_columns & set(names))
+        if clash:
+            # File 2 adds these columns itself: a column of the extract must not take the name.
+            raise ValueError(f"table {self.name!r}: column {clash[0]!r} is a name File 2 keeps")
         for chk in self.checks:
             if chk.later not in names:
                 raise ValueError(f"table {self.name!r}: check names unknown column {chk.later!r}")
             if chk.via is None and chk.earlier not in names:
                 raise ValueError(f"table {self.name!r}: check names unknown column {chk.earlier!r}")
+            if chk.via is not None and chk.via not in names:
+                raise ValueError(f"table {self.name!r}: check goes via unknown column {chk.via!r}")
+            if self.column(chk.later).type is not ColumnType.DATE or (
+                chk.via is None and self.column(chk.earlier).type is not ColumnType.DATE
+            ):
+                raise ValueError(f"table {self.name!r}: a date_order check compares date columns")
         return self
 
 
@@ -245,9 +280,18 @@ class DatasetSpec(_Frozen):
 
     @model_validator(mode="after")
     def _references(self) -> DatasetSpec:
-        names = {t.name for t in self.tables}
+        listed = [t.name for t in self.tables]
+        names = set(listed)
+        if not listed:
+            raise ValueError("the spec lists no tables")
+        if len(names) != len(listed):
+            raise ValueError(
+                f"table names repeat: {sorted(n for n in names if listed.count(n) > 1)}"
+            )
         for t in self.tables:
             for c in t.columns:
+                if c.references == t.name:
+                    raise ValueError(f"{t.name}.{c.name} references its own table")
                 if c.references and c.references not in names:
                     raise ValueError(f"{t.name}.{c.name} references unknown table {c.references!r}")
                 if c.references and self.table(c.references).key is None:
@@ -262,5 +306,9 @@ class DatasetSpec(_Frozen):
                         raise ValueError(
                             f"{t.name}: check {chk.earlier!r} via {chk.via!r} does not resolve"
                         )
+                    if self.table(parent).column(col).type is not ColumnType.DATE:
+                        raise ValueError(f"{t.name}: a date_order check compares date columns")
         self.table_order  # noqa: B018 - raises on a cycle
+        if not any(t.persons for t in self.tables):
+            raise ValueError("no table has persons: there would be nothing to link (File 1)")
         return self

@@ -54,6 +54,13 @@ def load_spec(name_or_path: str | Path) -> DatasetSpec:
             raise InputError(
                 f"cannot read spec file: {exc.strerror or exc}", where=str(text_path)
             ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"spec file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start})",
+                where=str(text_path),
+                fix="save the spec as UTF-8",
+            ) from None
         return _parse(text, str(text_path))
     name = str(name_or_path)
     if name not in builtin_names():

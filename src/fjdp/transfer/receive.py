@@ -7,6 +7,7 @@ receipt and each refusal is written to the zone's audit trail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,8 @@ ROLES = {
     Zone.DATABANK: "data manager",
     Zone.PROVIDER: "data provider",
 }
-_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
+_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}")
+"""Names that become folders of the zone: never ``.``, ``..``, hidden or with a line end."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,17 @@ def _peek(bundle: Path) -> tuple[str, str, str, int]:
         raise InputError(
             "no manifest.json: not a bundle", where=str(bundle), fix="give the bundle folder"
         ) from None
-    except (ValueError, KeyError, TypeError):
+    except OSError as exc:  # a folder named manifest.json, or one we may not read
+        raise InputError(
+            f"cannot read manifest.json ({exc.strerror or type(exc).__name__})",
+            where=str(bundle),
+            fix="check the bundle folder and its permissions",
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise RefusedError(
             "the manifest is unreadable", where=str(bundle), fix="ask the sender to send it again"
         ) from None
-    if not (_SAFE.match(dataset) and _SAFE.match(extract_id) and _SAFE.match(kind)):
+    if not all(_SAFE.fullmatch(name) for name in (dataset, extract_id, kind)):
         raise RefusedError(
             "the manifest names an unsafe dataset, extract id or kind", where=str(bundle)
         )
@@ -105,8 +113,16 @@ def receive(bundle: Path, zone: ZoneKeys, *, actor: str) -> Received:
                 fix="ask the provider for a new extract rather than sending this one again",
             )
         dest = zone.path / "received" / dataset / extract_id / key.split("/")[1]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        manifest = read_bundle(bundle, zone, dest)
+        # read_bundle makes the folders above dest once the bundle is verified; a refusal
+        # must not leave them behind, empty, as if something of this extract had arrived.
+        made = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
+        try:
+            manifest = read_bundle(bundle, zone, dest)
+        except BaseException:
+            for folder in made:  # deepest first
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
     except UserError as exc:
         log.append(
             AuditEvent(
