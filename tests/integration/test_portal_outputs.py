@@ -218,3 +218,45 @@ def test_picking_files_in_the_form(world: dict[str, object]) -> None:
     )
     assert r.status_code == 302
     assert OutputRequestRecord.objects.get().state == "submitted"
+
+
+def test_the_checkers_dashboard_and_the_outputs_list_do_not_query_per_request(
+    world: dict[str, object],
+) -> None:
+    """A checker's dashboard and the outputs list read the open requests in a number of
+    queries that does not grow with the requests, their rounds, files and votes (the
+    load test found one query per request, round, file and vote)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    checker, lead = verified_client(world["chk1"]), verified_client(world["lead"])  # type: ignore[arg-type]
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as dash:
+            assert checker.get("/").status_code == 200
+        with CaptureQueriesContext(connection) as listing:
+            assert lead.get("/outputs/").status_code == 200
+        return len(dash), len(listing)
+
+    first = _request(world)
+    actions.take_request(first, world["chk2"])  # type: ignore[arg-type]
+    actions.vote_file(first, world["chk2"], "rates.csv", "approve", "")  # type: ignore[arg-type]
+    one = queries()
+    # a second request on the project (one researcher may have one open at a time),
+    # taken by two checkers and voted on, and more votes on the first
+    rec = actions.create_request(
+        world["project"],  # type: ignore[arg-type]
+        world["lead"],  # type: ignore[arg-type]
+        "The same population by local authority; no earlier release.",
+        _files(world["root"]),  # type: ignore[arg-type]
+        submit=True,
+    )
+    for c in ("chk2", "chk3"):
+        actions.take_request(rec, world[c])  # type: ignore[arg-type]
+        actions.vote_file(rec, world[c], "rates.csv", "approve", "")  # type: ignore[arg-type]
+    actions.take_request(first, world["chk3"])  # type: ignore[arg-type]
+    actions.vote_file(first, world["chk3"], "rates.csv", "approve", "")  # type: ignore[arg-type]
+    two = queries()
+    assert two == one, (one, two)
+    listing = lead.get("/outputs/").content.decode()
+    assert "R0001" in listing and "R0002" in listing

@@ -22,6 +22,7 @@ from fjdp.portal import actions
 from fjdp.portal.bridge import application
 from fjdp.portal.models import OutputFileRecord, OutputRequestRecord, User, today
 from fjdp.portal.outputs import (
+    PREFETCH,
     FileIn,
     as_request,
     automatic_check,
@@ -44,10 +45,11 @@ def _on_team(user: User, rec: OutputRequestRecord) -> bool:
     return user.username in application(rec.project).team
 
 
-def can_see(user: User, rec: OutputRequestRecord) -> bool:
+def can_see(user: User, rec: OutputRequestRecord, team: frozenset[str] | None = None) -> bool:
     """The project's team, the auditors, and output checkers independent of the project
-    once the request has left its draft."""
-    if _on_team(user, rec) or user.has_role(Role.AUDITOR):
+    once the request has left its draft. ``team``: the project's, when already known."""
+    on_team = user.username in team if team is not None else _on_team(user, rec)
+    if on_team or user.has_role(Role.AUDITOR):
         return True
     return (
         user.has_role(Role.OUTPUT_CHECKER)
@@ -67,9 +69,15 @@ def _request_for(request: HttpRequest, rid: str) -> tuple[User, OutputRequestRec
 def waiting_for_checker(user: User) -> list[OutputRequestRecord]:
     """Requests this output checker may take, or has taken and still has to decide."""
     out = []
-    recs = OutputRequestRecord.objects.filter(
-        state__in=[RequestState.SUBMITTED.value, RequestState.IN_REVIEW.value]
-    ).select_related("project", "requester")
+    recs = (
+        OutputRequestRecord.objects.filter(
+            state__in=[RequestState.SUBMITTED.value, RequestState.IN_REVIEW.value]
+        )
+        .select_related("project", "requester")
+        .prefetch_related(*PREFETCH)
+    )
+    person = user.person()
+    apps: dict[int, Any] = {}  # one application per project, however many requests
     for rec in recs:
         req = as_request(rec)
         rnd = req.current
@@ -79,8 +87,10 @@ def waiting_for_checker(user: User) -> list[OutputRequestRecord]:
             if any(rnd.vote_of(user.username, f) is None for f in todo):
                 out.append(rec)
             continue
+        if rec.project_id not in apps:
+            apps[rec.project_id] = application(rec.project)
         try:
-            rules.take(req, user.person(), application(rec.project))
+            rules.take(req, person, apps[rec.project_id])
         except UserError:
             continue
         out.append(rec)
@@ -375,9 +385,11 @@ def output_release(request: HttpRequest, rid: str) -> HttpResponse:
 def outputs(request: HttpRequest) -> HttpResponse:
     """The requests this person made, is on the team of, or checks."""
     user = user_of(request)
-    visible = [
-        r
-        for r in OutputRequestRecord.objects.select_related("project", "requester").order_by("-pk")
-        if can_see(user, r)
-    ]
+    teams: dict[int, frozenset[str]] = {}  # one application per project, not per request
+    visible = []
+    for r in OutputRequestRecord.objects.select_related("project", "requester").order_by("-pk"):
+        if r.project_id not in teams:
+            teams[r.project_id] = frozenset(application(r.project).team)
+        if can_see(user, r, teams[r.project_id]):
+            visible.append(r)
     return render(request, "portal/outputs.html", {"requests": visible})
