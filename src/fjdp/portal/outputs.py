@@ -162,7 +162,9 @@ def as_request(rec: OutputRequestRecord) -> OutputRequest:
     when the caller prefetched ``PREFETCH`` (ordering happens here, in Python, because
     ordering a prefetched relation in the database would query it again)."""
     prefetched = "rounds" in getattr(rec, "_prefetched_objects_cache", {})
-    rows = rec.rounds.all() if prefetched else rec.rounds.prefetch_related("files", "votes__checker")
+    rows = (
+        rec.rounds.all() if prefetched else rec.rounds.prefetch_related("files", "votes__checker")
+    )
     rounds = []
     for r in sorted(rows, key=lambda r: r.number):
         rounds.append(
