@@ -232,7 +232,9 @@ def _register_ids(con: duckdb.DuckDBPyConnection, ids: Identifiers) -> str:
         kinds += [kind] * len(vs)
         values += sorted(vs)
     name = "_ids"
-    con.register(name, pa.table({"form": forms, "kind": kinds, "v": values}))
+    con.register("_ids_arrow", pa.table({"form": forms, "kind": kinds, "v": values}))
+    con.execute(f"create temp table {name} as select * from _ids_arrow")
+    con.unregister("_ids_arrow")
     return name
 
 
@@ -251,18 +253,32 @@ def _scan_columns(
     out: list[Finding] = []
     con.register("_t", table)
     try:
-        for col in _string_columns(table):
-            c = q(col)
-            # Each distinct value in its three normal forms, joined once with every kind.
+        columns = _string_columns(table)
+        if columns:
+            # Every string column's distinct values in one query joined once with every
+            # kind: a value of letters and digits only (ids, codes, pseudonyms) has one
+            # normal form; any other value is compared in the form of each kind.
+            distinct = " union all ".join(
+                f"select {lit(col)} as col, raw from (select distinct {q(col)} as raw "
+                f"from _t where {q(col)} is not null)"
+                for col in columns
+            )
             hits = con.execute(
-                f"""with d as (select distinct {c} as raw from _t where {c} is not null),
-                    n as (select 'upper' as form, {_normal_sql("name", "raw")} as v from d
-                          union all select 'nospace', {_normal_sql("postcode", "raw")} from d
-                          union all select 'words', {_normal_sql("address", "raw")} from d)
-                    select i.kind, min(n.v) from n join {ids_table} i using (form, v)
-                    group by i.kind order by i.kind"""
+                f"""with d as ({distinct}),
+                    p as (select col, raw, regexp_full_match(raw, '[A-Za-z0-9]*') as plain
+                          from d),
+                    n as (select col, 'any' as form, upper(raw) as v from p where plain
+                          union all select col, 'upper', {_normal_sql("name", "raw")}
+                            from p where not plain
+                          union all select col, 'nospace', {_normal_sql("postcode", "raw")}
+                            from p where not plain
+                          union all select col, 'words', {_normal_sql("address", "raw")}
+                            from p where not plain)
+                    select n.col, i.kind, min(n.v) from n join {ids_table} i
+                      on i.v = n.v and (n.form = 'any' or n.form = i.form)
+                    group by n.col, i.kind order by n.col, i.kind"""
             ).fetchall()
-            out += [Finding(file, col, str(kind), _mask(str(v))) for kind, v in hits]
+            out += [Finding(file, str(col), str(kind), _mask(str(v))) for col, kind, v in hits]
         for f in table.schema:
             if not (pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)):
                 continue
