@@ -100,14 +100,17 @@ test-browser: venv
 
 # The tests that touch the portal's database. FJDP_TEST_POSTGRES=1 (the default here)
 # starts a throw-away cluster for the run (tests/lib/pgserver.py); a DSN uses that server.
+# The role x address matrices and the form fuzzing check rules that do not depend on the
+# database; they run on SQLite in `make test` (and on PostgreSQL in `make test-all`).
 PORTAL_DB_TESTS := (django_db or postgres or browser) and not slow
+PORTAL_DB_SKIP  := not test_authorisation_matrix and not test_output_matrix and not fuzz
 
 test-postgres: venv
-	FJDP_TEST_POSTGRES="$${FJDP_TEST_POSTGRES:-1}" $(PY) -m pytest -m '$(PORTAL_DB_TESTS)' $(PYTEST_ARGS)
+	FJDP_TEST_POSTGRES="$${FJDP_TEST_POSTGRES:-1}" $(PY) -m pytest -m '$(PORTAL_DB_TESTS)' $(if $(PORTAL_DB_SKIP),-k '$(PORTAL_DB_SKIP)') $(PYTEST_ARGS)
 
 test-all: venv
 	$(PY) -m pytest -m '' -o addopts='-ra --strict-markers' $(PYTEST_ARGS)
-	$(MAKE) test-postgres
+	$(MAKE) test-postgres PORTAL_DB_SKIP=
 
 check: venv
 	$(VENV)/bin/ruff check $(CHECK_PATHS)

@@ -18,17 +18,13 @@ def _one_line(text: str) -> str:
     return lines[0]
 
 
-def test_demo_builds_the_world_and_the_layout(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--people", "8000", "--no-progress"]) == 0
+def test_demo_builds_the_world_and_the_layout(demo: Path) -> None:
+    # The session's demo run (tests/e2e/conftest.py): one demo serves every e2e test.
     for name in DEMO_LAYOUT:
-        assert (out / name).is_dir()
-    assert (out / "world/spine/people.parquet").exists()
-    assert (out / "world/truth/calibration.json").exists()
-    printed = capsys.readouterr().out
-    assert "spine/people" in printed and "Calibration" in printed
+        assert (demo / name).is_dir()
+    assert (demo / "world/spine/people.parquet").exists()
+    assert (demo / "world/truth/calibration.json").exists()
+    assert (demo / "audit-report" / "report.html").exists()
 
 
 def test_demo_refuses_a_non_empty_folder_without_force(
