@@ -25,10 +25,7 @@ import yaml
 
 from fjdp.audit import verify_log
 from fjdp.errors import OutputError
-from fjdp.flow import set_up_zones
-from fjdp.linkage.run import load_spine
-from lib.faultsteps import ACTOR, DATASET, PROJECT, STEPS, run
-from lib.world import build_small
+from lib.faultsteps import ACTOR, DATASET, PROJECT, run, states_before_each_step
 
 ROOT = Path(__file__).resolve().parents[2]
 PEOPLE = 4_000
@@ -45,19 +42,7 @@ def before() -> Iterator[dict[str, Path]]:
     """The state just before each step, in a folder every account may read."""
     base = Path(tempfile.mkdtemp(prefix="fjdp-disk-", dir="/tmp"))
     base.chmod(0o755)
-    state = base / "state"
-    build_small(state / "world", people=PEOPLE)
-    set_up_zones(state, ACTOR)
-    snapshots: dict[str, Path] = {}
-    for step in STEPS:
-        if step == "link":
-            from fjdp.keys import open_zone
-
-            load_spine(open_zone(state / "ttp"), state / "world" / "spine", actor=ACTOR)
-        snap = base / f"before-{step}"
-        shutil.copytree(state, snap, symlinks=True)
-        snapshots[step] = snap
-        run(step, state)
+    snapshots = states_before_each_step(base, people=PEOPLE)
     yield snapshots
     shutil.rmtree(base, ignore_errors=True)
 

@@ -22,10 +22,7 @@ from typing import Any
 import pytest
 
 from fjdp.errors import RefusedError
-from fjdp.flow import set_up_zones
-from fjdp.linkage.run import load_spine
-from lib.faultsteps import ACTOR, DATASET, STEPS, run, summary
-from lib.world import build_small
+from lib.faultsteps import DATASET, STEPS, states_before_each_step, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tests" / "lib" / "faultsteps.py"
@@ -35,21 +32,7 @@ PEOPLE = 4_000
 @pytest.fixture(scope="module")
 def before(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The state just before each step: a world, the zones, and every earlier step done."""
-    base = tmp_path_factory.mktemp("faults")
-    state = base / "state"
-    build_small(state / "world", people=PEOPLE)
-    set_up_zones(state, ACTOR)
-    snapshots: dict[str, Path] = {}
-    for step in STEPS:
-        if step == "link":
-            from fjdp.keys import open_zone
-
-            load_spine(open_zone(state / "ttp"), state / "world" / "spine", actor=ACTOR)
-        snap = base / f"before-{step}"
-        shutil.copytree(state, snap, symlinks=True)
-        snapshots[step] = snap
-        run(step, state)
-    return snapshots
+    return states_before_each_step(tmp_path_factory.mktemp("faults"), people=PEOPLE)
 
 
 def _child(step: str, root: Path) -> subprocess.Popen[bytes]:

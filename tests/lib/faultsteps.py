@@ -100,6 +100,29 @@ def run(step: str, root: Path) -> None:
         raise SystemExit(f"unknown step {step}")
 
 
+def states_before_each_step(base: Path, *, people: int) -> dict[str, Path]:
+    """Under ``base``: a world of ``people``, the zones, and for each step a copy of the
+    state just before it (every earlier step done). Step -> that copy."""
+    import shutil
+
+    from fjdp.flow import set_up_zones
+    from fjdp.keys import open_zone
+    from fjdp.linkage.run import load_spine
+    from lib.world import build_small
+
+    state = base / "state"
+    build_small(state / "world", people=people)
+    set_up_zones(state, ACTOR)
+    snapshots: dict[str, Path] = {}
+    for step in STEPS:
+        if step == "link":
+            load_spine(open_zone(state / "ttp"), state / "world" / "spine", actor=ACTOR)
+        snapshots[step] = base / f"before-{step}"
+        shutil.copytree(state, snapshots[step], symlinks=True)
+        run(step, state)
+    return snapshots
+
+
 def _received(zone: Path) -> list[tuple[str, ...]]:
     index = zone / "received" / "index.json"
     if not index.exists():

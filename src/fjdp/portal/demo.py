@@ -174,7 +174,8 @@ def _govern(out: Path, scope: Scope) -> DemoProject:
     day = today()
     steps: list[str] = []
     uris = []
-    for name, (roles, org) in _accounts(scope).items():
+    accounts = _accounts(scope)
+    for name, (roles, org) in accounts.items():
         user = actions.create_user(
             name,
             DEMO_PASSWORD,
@@ -242,7 +243,7 @@ def _govern(out: Path, scope: Scope) -> DemoProject:
         workspace=workspace,
         rows={k: int(v) for k, v in meta["rows"].items()},
         steps=tuple(steps),
-        accounts=tuple((n, ", ".join(rs)) for n, (rs, _org) in _accounts(scope).items()),
+        accounts=tuple((n, ", ".join(rs)) for n, (rs, _org) in accounts.items()),
         accounts_file=accounts_file,
     )
 
