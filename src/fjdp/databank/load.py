@@ -40,8 +40,8 @@ from fjdp.errors import InputError, RefusedError
 from fjdp.faults import crash_point
 from fjdp.fsutil import pid_alive, staged_or_removed
 from fjdp.keys import ZoneKeys
+from fjdp.keys.bulk import create_map
 from fjdp.keys.keystore import BankKeystore
-from fjdp.keys.layers import hmac_sql
 from fjdp.specs import FILE3_COLUMNS, load_spec
 from fjdp.specs.model import DatasetSpec
 from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
@@ -167,13 +167,6 @@ def _connect(work: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def chain_sql(keys: list[bytes], expr: str) -> str:
-    """ALF_E under the newest bank key version: HMAC(K_n, ... HMAC(K_1, alf))."""
-    for key in keys:
-        expr = hmac_sql(key, expr)
-    return expr
-
-
 def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> dict[str, int]:
     """Check File 3, and define view ``f3`` (system_id, alf_e, ralf_e, link columns).
     Returns the rows per link status. Repeated system_ids are caught by the join with
@@ -200,15 +193,9 @@ def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> di
             fix="ask the TTP to send File 3 again",
         )
     # One HMAC per distinct person and address, not per row: a person with many records
-    # is hashed once.
-    con.execute(
-        f"create table amap as select alf, {chain_sql(keys, 'alf')} as alf_e"
-        f" from (select distinct alf from {src} where alf is not null)"
-    )
-    con.execute(
-        f"create table rmap as select ralf, {chain_sql(keys, 'ralf')} as ralf_e"
-        f" from (select distinct ralf from {src} where ralf is not null)"
-    )
+    # is hashed once (in bulk, see fjdp.keys.bulk).
+    create_map(con, "amap", f"select alf from {src}", keys, value="alf", pseudonym="alf_e")
+    create_map(con, "rmap", f"select ralf from {src}", keys, value="ralf", pseudonym="ralf_e")
     con.execute(
         f"""create view f3 as select f.system_id, a.alf_e, r.ralf_e, f.link_status,
                f.link_score, f.week_of_birth, f.sex, f.lsoa

@@ -46,8 +46,8 @@ from fjdp.errors import InputError
 from fjdp.faults import crash_point
 from fjdp.fsutil import staged_or_removed
 from fjdp.keys import ZoneKeys
+from fjdp.keys.bulk import create_map
 from fjdp.keys.keystore import BankKeystore
-from fjdp.keys.layers import hmac_sql
 from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
 
 ROLE = "data manager"
@@ -101,26 +101,32 @@ def rotate_key(
             for c in _linking_columns(f)
         ]
         say(f"re-keying linking fields under bank key v{new}")
-        con.execute(
-            "create table emap as select e, "
-            + hmac_sql(k_new, "e")
-            + f" as e_new from (select distinct e from ({' union all '.join(sources) or 'select null::varchar e'})"
-            " where e is not null)"
+        create_map(
+            con,
+            "emap",
+            " union all ".join(sources) or "select null::varchar e",
+            [k_new],
+            value="e",
+            pseudonym="e_new",
         )
         for p in projects:
             key, _ = store.project_key(p, create=False)
             old_bridge = store.bridge_path(p, old)
+            # The project's pseudonym of each person stays what it was: from the old
+            # bridge where there is one, otherwise HMAC(K_project, old alf_e).
+            con.execute("drop table if exists pe_now")
+            create_map(con, "pe_now", "select e from emap", [key], value="e", pseudonym="pe")
             join = (
                 f"left join read_parquet({lit(str(old_bridge))}) b using (e)"
                 if old_bridge.exists()
                 else ""
             )
-            pe = f"coalesce(b.pe, {hmac_sql(key, 'm.e')})" if join else hmac_sql(key, "m.e")
+            pe = "coalesce(b.pe, n.pe)" if join else "n.pe"
             dest = store.bridge_path(p, new)
             dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = dest.with_name(f".{dest.name}.partial")
             con.execute(
-                f"copy (select m.e_new as e, {pe} as pe from emap m {join}) to {lit(str(tmp))} (format parquet)"
+                f"copy (select m.e_new as e, {pe} as pe from emap m join pe_now n using (e) {join}) to {lit(str(tmp))} (format parquet)"
             )
             os.chmod(tmp, 0o600)
             os.replace(tmp, dest)

@@ -39,6 +39,7 @@ from fjdp.errors import InputError, RefusedError
 from fjdp.faults import crash_point
 from fjdp.fsutil import staged_or_removed
 from fjdp.keys import ZoneKeys
+from fjdp.keys.bulk import create_map
 from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
 from fjdp.specs import load_spec
@@ -300,18 +301,17 @@ def _build(
         )
     ]
     say(f"{scope.project}: pseudonymising linking fields for the project")
-    if srcs:
-        has_bridge = bridge.exists()
-        bridge_join = (
-            f"left join read_parquet({lit(str(bridge))}) b on b.e = d.e" if has_bridge else ""
-        )
-        pe = "coalesce(b.pe, " + hmac_sql(key, "d.e") + ")" if has_bridge else hmac_sql(key, "d.e")
+    union = " union all ".join(srcs) if srcs else "select null::varchar as e"
+    create_map(con, "fresh", union, [key], value="e", pseudonym="pe")
+    if bridge.exists():
+        # After a bank key rotation, the bridge gives each new alf_e the pseudonym the
+        # project already had for that person (see databank/rotate.py).
         con.execute(
-            f"create table pmap as select d.e, {pe} as pe from "
-            f"(select distinct e from ({' union all '.join(srcs)}) where e is not null) d {bridge_join}"
+            f"""create table pmap as select f.e, coalesce(b.pe, f.pe) as pe
+                from fresh f left join read_parquet({lit(str(bridge))}) b on b.e = f.e"""
         )
     else:
-        con.execute("create table pmap (e varchar, pe varchar)")
+        con.execute("alter table fresh rename to pmap")
     rows: dict[str, int] = {}
     for ds, tname, src, items, groups, cond, blanks in plans:
         say(f"{scope.project}: {ds}.{tname}")
