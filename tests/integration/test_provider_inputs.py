@@ -24,19 +24,9 @@ from fjdp.provider.split import SplitResult, split_extract
 from fjdp.specs import IDENTIFIER_FIELDS, load_spec
 from fjdp.synth.identifiers import nhs_numbers
 from fjdp.types import Zone
+from lib.extracts import HEADER
 from lib.zones import ACTOR, make_zones, split_and_open
 
-HEADER = [
-    "death_id",
-    "nhs_number",
-    "forename",
-    "surname",
-    "date_of_birth",
-    "sex",
-    "postcode",
-    "date_of_death",
-    "underlying_cause",
-]
 IDENTIFIERS = ["nhs_number", "forename", "surname", "date_of_birth", "sex", "postcode"]
 CONTENT = ["date_of_death", "underlying_cause"]
 NHS = [str(n) for n in nhs_numbers(np.random.default_rng(0), 20)]

@@ -118,3 +118,16 @@ def unchanged(*roots: Path, skip: tuple[str, ...] = ()) -> Iterator[None]:
                 f"a refusal changed {root}: added {added}, removed {removed}, changed {changed}"
             )
         raise
+
+
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON-like document (dict keys and list indexes), the root
+    ``()`` first: the places a mutation strategy may replace, remove or add a field."""
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += json_paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += json_paths(v, (*prefix, i))
+    return out

@@ -25,8 +25,8 @@ from fjdp.errors import UserError
 from fjdp.flow import Zones
 from fjdp.keys import open_zone
 from fjdp.transfer.receive import receive
-from lib.extracts import good_row
-from lib.fuzz import accepted, fuzz_settings, refused, snapshot
+from lib.extracts import HEADER, good_row
+from lib.fuzz import accepted, fuzz_settings, json_paths, refused, snapshot
 from lib.zones import ACTOR, make_zones, split_and_open
 
 pytestmark = pytest.mark.fuzz
@@ -52,24 +52,11 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> tuple[Zones, Path]:
     zones = make_zones(root / "zones")
     extract = root / "deaths.csv"
     extract.write_text(
-        "\n".join([",".join(["death_id", "nhs_number", "forename", "surname", "date_of_birth",
-                             "sex", "postcode", "date_of_death", "underlying_cause"])]
-                  + [",".join(good_row(i)) for i in range(6)]) + "\n",
+        "\n".join([",".join(HEADER)] + [",".join(good_row(i)) for i in range(6)]) + "\n",
         encoding="utf-8",
-    )  # fmt: skip
+    )
     result, _, _ = split_and_open(zones, "deaths", extract, root / "work")
     return zones, result.to_databank
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
 
 
 @st.composite
@@ -77,7 +64,7 @@ def manifest_edits(draw: st.DrawFn, manifest: dict[str, Any]) -> dict[str, Any]:
     """The manifest with a few fields replaced, removed or added."""
     doc = copy.deepcopy(manifest)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(doc) if p]
+        paths = [p for p in json_paths(doc) if p]
         path = draw(st.sampled_from(paths))
         parent = doc
         for part in path[:-1]:

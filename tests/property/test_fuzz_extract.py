@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from fjdp.errors import InputError, UserError
 from fjdp.flow import Zones
-from fjdp.provider.reader import stage_table
+from fjdp.provider.reader import StagedTable, stage_table
 from fjdp.specs import load_spec
 from lib.extracts import HEADER, good_row, junk
 from lib.fuzz import accepted, fuzz_settings, refused, snapshot
@@ -116,6 +116,20 @@ def csv_files(draw: st.DrawFn) -> bytes:
     return data
 
 
+def _stage_or_refuse(source: Path, data: bytes) -> StagedTable | None:
+    """Stage ``data`` written as ``source``; a refusal must be one clear line naming the
+    file and leave no staged file (then None)."""
+    source.write_bytes(data)
+    dest = source.parent / "staged" / "deaths.parquet"
+    dest.parent.mkdir()
+    try:
+        return stage_table(TABLE, source, dest)
+    except InputError as exc:
+        refused(exc, naming=source)
+        assert list(dest.parent.iterdir()) == [], "a refused file left a staged file"
+        return None
+
+
 def _staged_rows_are_accounted_for(data_rows: int | None, staged: object) -> None:
     table = pq.read_table(staged.path)  # type: ignore[attr-defined]
     rows = table.column("_row").to_pylist()
@@ -133,16 +147,8 @@ def _staged_rows_are_accounted_for(data_rows: int | None, staged: object) -> Non
 @given(data=csv_files(), suffix=st.sampled_from([".csv", ".txt", ".tsv"]))
 def test_any_csv_is_staged_whole_or_refused_naming_the_file(data: bytes, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source = root / f"deaths{suffix}"
-        source.write_bytes(data)
-        dest = root / "staged" / "deaths.parquet"
-        dest.parent.mkdir()
-        try:
-            staged = stage_table(TABLE, source, dest)
-        except InputError as exc:
-            refused(exc, naming=source)
-            assert list(dest.parent.iterdir()) == [], "a refused file left a staged file"
+        staged = _stage_or_refuse(Path(tmp) / f"deaths{suffix}", data)
+        if staged is None:
             return
         accepted(f"{staged.rows} rows, {len(staged.malformed)} malformed")
         _staged_rows_are_accounted_for(None, staged)
@@ -231,16 +237,9 @@ def parquet_files(draw: st.DrawFn) -> bytes:
 @given(data=parquet_files())
 def test_any_parquet_is_staged_whole_or_refused_naming_the_file(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source = root / "deaths.parquet"
-        source.write_bytes(data)
-        dest = root / "staged" / "deaths.parquet"
-        dest.parent.mkdir()
-        try:
-            staged = stage_table(TABLE, source, dest)
-        except InputError as exc:
-            refused(exc, naming=source)
-            assert list(dest.parent.iterdir()) == [], "a refused file left a staged file"
+        source = Path(tmp) / "deaths.parquet"
+        staged = _stage_or_refuse(source, data)
+        if staged is None:
             return
         accepted()
         assert not staged.malformed

@@ -27,7 +27,7 @@ from fjdp.disclosure import default_policy
 from fjdp.disclosure.spec import OPERATIONS, check_spec_file
 from fjdp.errors import InputError, UserError
 from fjdp.specs import all_specs
-from lib.fuzz import accepted, fuzz_settings, refused
+from lib.fuzz import accepted, fuzz_settings, json_paths, refused
 
 pytestmark = pytest.mark.fuzz
 
@@ -191,17 +191,6 @@ def graph() -> dict[str, Any]:
     return json.loads(serialise.dumps(d.to_model()))  # type: ignore[no-any-return]
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 GRAPH_VALUES = st.one_of(
     any_json,
     st.integers(-2, 40),
@@ -230,7 +219,7 @@ def test_a_tampered_query_graph_is_a_dataset_or_one_user_error(
 ) -> None:
     doc = copy.deepcopy(graph)
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from([p for p in _paths(doc) if p]))
+        path = data.draw(st.sampled_from([p for p in json_paths(doc) if p]))
         parent = doc
         for part in path[:-1]:
             parent = parent[part]

@@ -26,7 +26,7 @@ from fjdp.errors import InputError
 from fjdp.provider.reader import StagedTable
 from fjdp.provider.split import _Splitter
 from fjdp.specs import DatasetSpec, builtin_names, load_spec
-from lib.fuzz import accepted, fuzz_settings, refused
+from lib.fuzz import accepted, fuzz_settings, json_paths, refused
 
 pytestmark = pytest.mark.fuzz
 
@@ -82,22 +82,11 @@ TARGETED: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> Any:
     doc = copy.deepcopy(SHIPPED[draw(st.sampled_from(sorted(SHIPPED)))])
     for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from([p for p in _paths(doc) if p]))
+        path = draw(st.sampled_from([p for p in json_paths(doc) if p]))
         parent = doc
         for part in path[:-1]:
             parent = parent[part]

@@ -5,7 +5,7 @@ it meets (3 million of them for a 10-million-row admissions extract) to its HMAC
 can compute HMAC-SHA256 in SQL over its ``sha256`` (``layers.hmac_sql``), but its SHA-256
 does not use the processor's SHA instructions: 4.4 s for 3 million values on two cores.
 DataFusion, Apache Arrow's query engine, does (through the Rust ``sha2`` crate): 0.9 s for
-the same values (benchmarks/README.md, ``make bench-databank``). So the distinct values
+the same values (measured in benchmarks/README.md). So the distinct values
 leave DuckDB as Arrow buffers, DataFusion hashes them in one partition per core, and the
 map returns to DuckDB as a table; no value passes through Python on its own.
 
@@ -95,6 +95,4 @@ def create_map(
             n += mapped.num_rows
     finally:
         reader.close()
-    # mimalloc, pyarrow's allocator, would otherwise keep the freed chunks for reuse.
-    pa.default_memory_pool().release_unused()
     return n
