@@ -52,3 +52,30 @@ def test_a_parquet_footer_naming_a_column_in_bytes_that_are_not_utf8(tmp_path: P
     with pytest.raises(InputError, match="not a readable Parquet file"):
         stage_table(TABLE, source, dest)
     assert not dest.exists()
+
+
+def test_a_file_ending_inside_a_utf8_character_is_not_utf8(tmp_path: Path) -> None:
+    """The encoding check allows a sample that stops mid-character; when the sample is
+    the whole file, that is the file's end, and the file is not UTF-8."""
+    source = tmp_path / "deaths.csv"
+    source.write_bytes(f"{HEADER}\nA,2020-01-01\nB,2020-01-02,\xc3".encode("latin-1"))
+    dest = tmp_path / "staged.parquet"
+    with pytest.raises(InputError, match=r"not UTF-8 \(byte 0xc3 at offset 49\)") as caught:
+        stage_table(TABLE, source, dest)
+    assert str(source) in caught.value.message()
+    assert not dest.exists()
+
+
+def test_a_malformed_row_in_bytes_that_are_not_utf8_past_the_sample(tmp_path: Path) -> None:
+    """pyarrow decodes a malformed row's text before it calls the reader's handler; bytes
+    that are not UTF-8 fail inside pyarrow. The refusal says so, and nothing reaches
+    stderr as "Exception ignored" (pytest turns that into a failure here)."""
+    good = "".join(f"A{i},2020-01-01\n" for i in range(20_000)).encode()
+    assert len(good) > 256 * 1024  # past the sample the encoding is guessed from
+    source = tmp_path / "deaths.csv"
+    source.write_bytes(HEADER.encode() + b"\n" + good + b"B,2020-01-02,\xc3\xc3\n")
+    dest = tmp_path / "staged.parquet"
+    with pytest.raises(InputError, match="the file is not valid UTF-8") as caught:
+        stage_table(TABLE, source, dest)
+    assert str(source) in caught.value.message()
+    assert not dest.exists()

@@ -11,8 +11,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -118,8 +122,10 @@ def _detect_encoding(sample: bytes, given: str | None, source: Path) -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     try:
-        # the sample may end mid-character: ignore an incomplete last sequence
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        # A sample shorter than SAMPLE_BYTES is the whole file, which must not end
+        # mid-character; a longer one may stop inside a character the file goes on with.
+        final = len(sample) < SAMPLE_BYTES
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=final)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"the file is not UTF-8 (byte 0x{sample[exc.start]:02x} at offset {exc.start})",
@@ -127,6 +133,30 @@ def _detect_encoding(sample: bytes, given: str | None, source: Path) -> str:
             fix="give its encoding with --encoding (for example cp1252 or latin-1)",
         ) from None
     return "utf-8"
+
+
+@contextmanager
+def _undecodable_rows(handler: Callable[..., Any]) -> Iterator[list[UnicodeDecodeError]]:
+    """pyarrow turns a malformed row's bytes into text before it calls ``handler``; bytes
+    that are not UTF-8 fail there, inside pyarrow, which then refuses the file. Python
+    would print that failure on stderr as "Exception ignored", a traceback to the user;
+    this keeps exactly those failures (any other goes to the hook there was) so that the
+    refusal can say what was wrong. The hook is process-wide: staging reads one file at
+    a time."""
+    caught: list[UnicodeDecodeError] = []
+    previous = sys.unraisablehook
+
+    def hook(args: Any) -> None:
+        if args.object is handler and isinstance(args.exc_value, UnicodeDecodeError):
+            caught.append(args.exc_value)
+        else:
+            previous(args)
+
+    sys.unraisablehook = hook
+    try:
+        yield caught
+    finally:
+        sys.unraisablehook = previous
 
 
 def _stage_csv(
@@ -182,15 +212,21 @@ def _stage_csv(
         quoted_strings_can_be_null=False,
         null_values=[""],
     )
-    try:
-        reader = pacsv.open_csv(
-            source, read_options=read, parse_options=parse, convert_options=convert
-        )
-        rows = _write_staging(table, names, (b for b in reader), dest, malformed)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    with _undecodable_rows(on_invalid) as undecodable:
+        try:
+            reader = pacsv.open_csv(
+                source, read_options=read, parse_options=parse, convert_options=convert
+            )
+            rows = _write_staging(table, names, (b for b in reader), dest, malformed)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            failed: BaseException | None = exc
+        else:
+            failed = None
+    if failed is not None:
+        # The exception's text is not shown: pyarrow puts the offending row in it.
         hint = (
             "not valid UTF-8"
-            if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError)
+            if undecodable or "UTF8" in str(failed) or isinstance(failed, UnicodeDecodeError)
             else "unreadable"
         )
         raise InputError(
