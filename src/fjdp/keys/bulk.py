@@ -37,6 +37,16 @@ def _layer(expr: Expr, key: bytes) -> Expr:
     return f.encode(f.sha256(f.concat(lit(pa.scalar(outer, pa.binary())), digest)), "hex")
 
 
+def hmac_expr(expr: Expr, keys: Sequence[bytes]) -> Expr:
+    """The DataFusion expression HMAC(K_n, ... HMAC(K_1, expr)), lower-case hex; NULL
+    where ``expr`` is NULL (DataFusion's ``concat`` reads a NULL as empty, which would give
+    every missing value the same pseudonym)."""
+    chain = expr
+    for key in keys:
+        chain = _layer(chain, key)
+    return f.when(expr.is_not_null(), chain).end()
+
+
 def _threads(con: duckdb.DuckDBPyConnection) -> int:
     rows = con.execute("select current_setting('threads')").fetchall()
     return max(1, int(rows[0][0]) if rows else os.cpu_count() or 1)
@@ -53,10 +63,7 @@ def hmac_chain(values: pa.Table, keys: Sequence[bytes], *, partitions: int = 1) 
     ]
     ctx = SessionContext(SessionConfig().with_target_partitions(partitions))
     frame = ctx.create_dataframe([[b] for b in batches])
-    expr = col("v")
-    for key in keys:
-        expr = _layer(expr, key)
-    out = frame.select(col("v"), expr.alias("pe")).to_arrow_table()
+    out = frame.select(col("v"), hmac_expr(col("v"), keys).alias("pe")).to_arrow_table()
     # DataFusion may hand back string views; DuckDB and Parquet want plain strings.
     return out.cast(pa.schema([("v", pa.string()), ("pe", pa.string())]))
 
