@@ -18,7 +18,7 @@ BENCH_ARGS  ?=
 # The demo folder `make figures` photographs the portal of.
 FIGURES_DEMO ?= demo
 
-.PHONY: help venv demo serve figures test test-fuzz test-spark test-browser test-postgres test-all check security fix bench-synth bench-linkage bench-split bench-databank bench-analysis bench-disclosure bench-portal clean
+.PHONY: help venv demo serve figures test test-fuzz test-spark test-browser test-postgres test-all check security fix bench-synth bench-linkage bench-split bench-databank bench-databank-engines bench-analysis bench-disclosure bench-portal clean
 
 help: ## list the targets
 	@echo "fjdp: make targets"
@@ -44,6 +44,8 @@ help: ## list the targets
 	@echo "  make bench-linkage  time, memory and accuracy of linkage at 300k and 3.2M people"
 	@echo "  make bench-split  time and measure the split and receipt of an extract (BENCH_ARGS=...)"
 	@echo "  make bench-databank  time and memory of databank load and provisioning of 10M rows"
+	@echo "  make bench-databank-engines  the load's work by DuckDB, DataFusion (and Polars if"
+	@echo "                   installed) in turn on the same 10M rows: why the load uses DuckDB"
 	@echo "  make bench-analysis  time and memory of each family-justice measure on a 3.2M-person workspace"
 	@echo "  make bench-disclosure  disclosure checks of a 10M-row crosstab and a 50x20 table, against ACRO"
 	@echo "  make figures      redraw docs/img: the flow picture, and portal screenshots of demo/"
@@ -136,6 +138,9 @@ bench-split: venv
 
 bench-databank: venv
 	$(PY) benchmarks/bench_databank.py $(BENCH_ARGS)
+
+bench-databank-engines: venv
+	$(PY) benchmarks/compare_load_engines.py $(BENCH_ARGS)
 
 bench-analysis: venv
 	$(PY) benchmarks/bench_analysis.py $(BENCH_ARGS)

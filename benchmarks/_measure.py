@@ -7,6 +7,8 @@ Each step runs in a fresh child so the parent stays small: on Linux a child's
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -35,6 +37,13 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def write_results(path: Path, runs: list[dict[str, Any]], **extra: Any) -> None:
+    """The JSON record of a benchmark: when, on what machine, and its runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"measured": dt.datetime.now(dt.UTC).isoformat(), "machine": machine(), **extra}
+    path.write_text(json.dumps(record | {"runs": runs}, indent=2) + "\n")
 
 
 def child_env() -> dict[str, str]:

@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ROOT, machine, run_child
+from _measure import ROOT, run_child, write_results
 
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results" / "databank.json"
@@ -43,18 +43,14 @@ PROJECT = "bench-project"
 STATUSES = ("DET_STRONG_ID", "DET_DEMOG", "PROB_ACCEPT", "PROB_POSSIBLE", "UNMATCHED")
 
 
-def child_prepare(rows: int, root: Path) -> None:
+def write_extract(rows: int, scratch: Path) -> tuple[Path, Path]:
+    """File 2 (``admissions.parquet``: N admissions) and File 3 (``file3.parquet``: one row
+    per admission, for about N / 3 distinct people, in an order of its own) in
+    ``scratch``."""
     import duckdb
 
-    from fjdp.flow import set_up_zones
-    from fjdp.transfer import write_bundle
-    from fjdp.transfer.receive import receive
-    from fjdp.types import Zone
-
-    zones = set_up_zones(root, ACTOR)
     people = max(1, rows // 3)
-    scratch = root / "scratch"
-    scratch.mkdir()
+    scratch.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("set memory_limit = '3GB'")
     con.execute(f"set temp_directory = '{scratch / 'tmp'}'")
@@ -90,6 +86,18 @@ def child_prepare(rows: int, root: Path) -> None:
              (format parquet, compression zstd)"""
     )
     con.close()
+    return scratch / "admissions.parquet", scratch / "file3.parquet"
+
+
+def child_prepare(rows: int, root: Path) -> None:
+    from fjdp.flow import set_up_zones
+    from fjdp.transfer import write_bundle
+    from fjdp.transfer.receive import receive
+    from fjdp.types import Zone
+
+    zones = set_up_zones(root, ACTOR)
+    scratch = root / "scratch"
+    file2, file3 = write_extract(rows, scratch)
     counts = {"rows_in": rows, "rows_accepted": rows, "rows_quarantined": 0}
     extract = f"hospital_admissions-bench-{rows}"
     b2 = write_bundle(
@@ -98,7 +106,7 @@ def child_prepare(rows: int, root: Path) -> None:
         extract_id=extract,
         spec_version="1",
         kind="file2",
-        files=[("admissions", scratch / "admissions.parquet", rows)],
+        files=[("admissions", file2, rows)],
         counts=counts,
         sender=zones.provider,
         recipient=zones.provider.trusted(Zone.DATABANK),
@@ -109,7 +117,7 @@ def child_prepare(rows: int, root: Path) -> None:
         extract_id=extract,
         spec_version="1",
         kind="file3",
-        files=[("file3", scratch / "file3.parquet", rows)],
+        files=[("file3", file3, rows)],
         counts=counts,
         sender=zones.ttp,
         recipient=zones.ttp.trusted(Zone.DATABANK),
@@ -231,14 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 "met" if met else "not met",
             )
     console.print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {"measured": dt.datetime.now(dt.UTC).isoformat(), "machine": machine(), "runs": runs},
-            indent=2,
-        )
-        + "\n"
-    )
+    write_results(RESULTS, runs)
     console.print(f"Wrote {RESULTS.relative_to(ROOT)}; logs in {WORK.relative_to(ROOT)}")
     if not args.keep:
         for rows in args.sizes:
