@@ -48,7 +48,11 @@ def test_bulk_hmac_chain_equals_python_hmac(
         for k in keys:
             v = None if v is None else hmac_hex(k, v)
         expected.append(v)
-    assert sorted(out.column("v").to_pylist(), key=str) == sorted(values, key=str)
+
+    def order(v: str | None) -> tuple[bool, str]:
+        return (v is None, v or "")
+
+    assert sorted(out.column("v").to_pylist(), key=order) == sorted(values, key=order)
     assert dict(
         zip(out.column("v").to_pylist(), out.column("pe").to_pylist(), strict=True)
     ) == dict(zip(values, expected, strict=True))
