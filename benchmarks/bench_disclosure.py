@@ -26,7 +26,6 @@ Writes benchmarks/results/disclosure.json.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ROOT, machine, run_child
+from _measure import ROOT, run_child, write_results
 
 WORK = ROOT / "benchmarks" / "work" / "disclosure"
 RESULTS = ROOT / "benchmarks" / "results" / "disclosure.json"
@@ -197,19 +196,7 @@ def main() -> None:
     if set(steps) != set(STEPS):
         console.print(f"only some steps ran: {RESULTS} left as it was")
         return
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "machine": machine(),
-                "rows": args.rows,
-                "runs": runs,
-                "verdicts_agree": agree,
-            },
-            indent=2,
-        )
-    )
+    write_results(RESULTS, runs, rows=args.rows, verdicts_agree=agree)
     console.print(f"written {RESULTS}")
 
 

@@ -17,7 +17,7 @@ engines"), not a target: ``make bench-databank`` measures the load itself. Varia
   Polars is installed (it is not a dependency of fjdp).
 
 DataFusion runs with an unbounded memory pool: its hash joins cannot spill, and with a
-bounded pool the join either fails or, as seen once, waits for memory for good.
+bounded pool the join either fails or, as seen once, made no progress in ten minutes.
 
 Usage: python benchmarks/compare_load_engines.py [--rows N] [--rounds R] [--keep]
 Writes benchmarks/results/load_engines.json.
@@ -63,15 +63,11 @@ class Clock:
 
 
 def _duckdb(f2: Path, f3: Path, out: Path, work: Path, clock: Clock, *, write_only: bool) -> None:
-    import duckdb
-
+    from fjdp.databank.engine import connect
     from fjdp.keys.bulk import create_map
-    from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit
+    from fjdp.sql import PARQUET_OUT, lit
 
-    con = duckdb.connect()
-    con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
-    con.execute(f"set temp_directory = {lit(str(work))}")
-    con.execute("set preserve_insertion_order = false")
+    con = connect(work)  # as the load's
     if write_only:
         # The duckdb variant's output, read back into memory; only its write is timed.
         con.execute(f"create table v as select * from read_parquet({lit(str(out))})")

@@ -36,6 +36,7 @@ from fjdp.databank.catalogue import (
     register,
     version_dir,
 )
+from fjdp.databank.engine import connect
 from fjdp.errors import InputError, RefusedError
 from fjdp.faults import crash_point
 from fjdp.fsutil import pid_alive, staged_or_removed
@@ -44,7 +45,7 @@ from fjdp.keys.bulk import create_map
 from fjdp.keys.keystore import BankKeystore
 from fjdp.specs import FILE3_COLUMNS, load_spec
 from fjdp.specs.model import DatasetSpec
-from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
+from fjdp.sql import PARQUET_OUT, lit, q
 from fjdp.transfer.receive import received_index
 from fjdp.types import LinkStatus
 
@@ -156,15 +157,6 @@ def _sha256(path: Path) -> str:
             fix="receive the bundle again with `fjdp databank receive`",
         )
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _connect(work: Path) -> duckdb.DuckDBPyConnection:
-    work.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
-    con.execute(f"set temp_directory = {lit(str(work))}")
-    con.execute("set preserve_insertion_order = false")
-    return con
 
 
 def _file3(con: duckdb.DuckDBPyConnection, ex: Extract, keys: list[bytes]) -> dict[str, int]:
@@ -340,7 +332,7 @@ def load_extract(
         fix="check the databank folder is writable and has space, then load again",
     ):
         staging.mkdir()
-        con = _connect(work)
+        con = connect(work)
         try:
             say(f"{ex.dataset}: joining File 3 and computing ALF_E")
             statuses = _file3(con, ex, keys)

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 from fjdp.audit import Action, record
@@ -41,6 +40,7 @@ from fjdp.databank.catalogue import (
     version_dir,
     versions,
 )
+from fjdp.databank.engine import connect
 from fjdp.databank.load import clean_orphans
 from fjdp.errors import InputError
 from fjdp.faults import crash_point
@@ -48,7 +48,7 @@ from fjdp.fsutil import staged_or_removed
 from fjdp.keys import ZoneKeys
 from fjdp.keys.bulk import create_map
 from fjdp.keys.keystore import BankKeystore
-from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
+from fjdp.sql import PARQUET_OUT, lit, q
 
 ROLE = "data manager"
 
@@ -86,11 +86,7 @@ def rotate_key(
     for p in projects:  # a bridge left by a killed rotation, under the unused key
         store.bridge_path(p, new).unlink(missing_ok=True)
     work = zone.path / "work" / f"rotate-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
-    con.execute(f"set temp_directory = {lit(str(work))}")
-    con.execute("set preserve_insertion_order = false")
+    con = connect(work)
     staged: list[tuple[Path, Version]] = []
     try:
         # Every value under the old key, once, with its value under the new key.

@@ -219,21 +219,17 @@ def _stage_csv(
             )
             rows = _write_staging(table, names, (b for b in reader), dest, malformed)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            failed: BaseException | None = exc
-        else:
-            failed = None
-    if failed is not None:
-        # The exception's text is not shown: pyarrow puts the offending row in it.
-        hint = (
-            "not valid UTF-8"
-            if undecodable or "UTF8" in str(failed) or isinstance(failed, UnicodeDecodeError)
-            else "unreadable"
-        )
-        raise InputError(
-            f"the file is {hint}",
-            where=str(source),
-            fix="check the export, or give its encoding with --encoding",
-        ) from None
+            # The exception's text is not shown: pyarrow puts the offending row in it.
+            hint = (
+                "not valid UTF-8"
+                if undecodable or "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError)
+                else "unreadable"
+            )
+            raise InputError(
+                f"the file is {hint}",
+                where=str(source),
+                fix="check the export, or give its encoding with --encoding",
+            ) from None
     return StagedTable(table.name, source, dest, rows, malformed)
 
 

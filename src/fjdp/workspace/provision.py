@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from fjdp.audit import Action, record
 from fjdp.databank.catalogue import Version, active_key_version, catalogue, latest, now
+from fjdp.databank.engine import connect
 from fjdp.databank.load import LINK_COLUMNS, link_columns
 from fjdp.databank.reference import reference_path
 from fjdp.errors import InputError, RefusedError
@@ -44,7 +45,7 @@ from fjdp.keys.keystore import BankKeystore
 from fjdp.keys.layers import hmac_sql
 from fjdp.specs import load_spec
 from fjdp.specs.model import ColumnType, DatasetSpec, TableSpec, reference_column
-from fjdp.sql import DATABANK_MEMORY, PARQUET_OUT, lit, q
+from fjdp.sql import PARQUET_OUT, lit, q
 from fjdp.workspace.lifecycle import revoke
 from fjdp.workspace.paths import WORKSPACE_DB, workspace_link
 from fjdp.workspace.scope import Scope
@@ -207,12 +208,8 @@ def _build_and_publish(
         fix="check the workspaces folder is writable and has space",
     ):
         build.mkdir(mode=0o750)
-        work.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect()
+        con = connect(work)
         try:
-            con.execute(f"set memory_limit = {lit(DATABANK_MEMORY)}")
-            con.execute(f"set temp_directory = {lit(str(work))}")
-            con.execute("set preserve_insertion_order = false")
             rows = _build(con, zone.path, scope, versions, key, bridge, build, say)
         finally:
             con.close()
